@@ -1,0 +1,249 @@
+"""The `mythscan` command line: a thin layer over the library's functions."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from functools import wraps
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import MythscanError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Flag likely misconceptions about China's Social Credit System in English news text.")
+labels_app = typer.Typer(no_args_is_help=True, help="Check and count the labelled data.")
+models_app = typer.Typer(no_args_is_help=True, help="The trained models and the default.")
+app.add_typer(labels_app, name="labels")
+app.add_typer(models_app, name="models")
+
+EXIT_ERROR, EXIT_MYTH = 1, 2
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"mythscan: error: {msg}", err=True)
+
+
+def cli_errors(fn):
+    """One clear line on stderr and exit 1 for every error; tracebacks only with MYTHSCAN_DEBUG=1."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MythscanError as exc:
+            if os.environ.get("MYTHSCAN_DEBUG"):
+                raise
+            _err(str(exc))
+            raise typer.Exit(EXIT_ERROR) from None
+        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except BrokenPipeError:
+            raise typer.Exit(0) from None
+        except Exception as exc:  # last resort: never a traceback for users
+            if os.environ.get("MYTHSCAN_DEBUG"):
+                raise
+            _err(f"unexpected {type(exc).__name__}: {exc} (set MYTHSCAN_DEBUG=1 for details)")
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return wrapper
+
+
+class ScoreFormat(str, Enum):
+    text = "text"
+    json = "json"
+    jsonl = "jsonl"
+    html = "html"
+
+
+class TableFormat(str, Enum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def _write(out: Optional[Path], content: str) -> None:
+    if out:
+        from .fileio import atomic_write_text
+
+        atomic_write_text(out, content if content.endswith("\n") else content + "\n")
+        typer.echo(f"wrote {out}", err=True)
+    else:
+        sys.stdout.write(content if content.endswith("\n") else content + "\n")
+
+
+@app.command()
+@cli_errors
+def score(
+    sources: List[str] = typer.Argument(..., help="Article files (.txt/.md/.html), http(s) URLs, or - for stdin."),
+    format: ScoreFormat = typer.Option(ScoreFormat.text, "--format", "-f", help="text (terminal view), json, jsonl (one object per sentence) or html."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the output to this file instead of stdout."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name under models/ or a model directory (default: models/DEFAULT)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth) (default: the model's, chosen by cross-validation)."),
+    all_sentences: bool = typer.Option(False, "--all", help="Show every sentence, not only flagged and borderline ones (text); keep all sentences in jsonl."),
+    fail_on_myth: bool = typer.Option(False, "--fail-on-myth", help="Exit with status 2 when any myth is found (for editorial pipelines)."),
+):
+    """Score articles sentence by sentence: which sentences assert a myth, which, how sure, and what the record says."""
+    from .scoring import Scorer
+
+    scorer = Scorer(model, threshold=threshold)
+    results = [scorer.score_source(src) for src in sources]
+    if format is ScoreFormat.text:
+        from rich.console import Console
+
+        console = Console(file=open(out, "w", encoding="utf-8") if out else sys.stdout, width=None if not out else 100)
+        for r in results:
+            from .reports import render_terminal
+
+            render_terminal(r, console, show_all=all_sentences)
+    else:
+        for r in results:
+            for w in r.warnings:
+                typer.echo(f"mythscan: warning: {r.source}: {w}", err=True)
+        from . import reports
+
+        if format is ScoreFormat.json:
+            _write(out, reports.article_json(results))
+        elif format is ScoreFormat.jsonl:
+            _write(out, "\n".join(reports.article_jsonl(results, all_sentences=True)))
+        else:
+            _write(out, reports.render_html(results))
+    if fail_on_myth and any(r.summary.myths for r in results):
+        raise typer.Exit(EXIT_MYTH)
+
+
+@app.command()
+@cli_errors
+def classify(
+    file: str = typer.Argument(..., help="Sentences: .txt (one per line), .csv, .jsonl or .parquet with a text column, or - for stdin lines."),
+    text_column: str = typer.Option("text", "--text-column", help="Column holding the sentences."),
+    format: TableFormat = typer.Option(TableFormat.jsonl, "--format", "-f", help="jsonl (one object per input row) or csv."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: models/DEFAULT)."),
+    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth)."),
+):
+    """Classify sentences as given (no splitting), in input order: label, myth_probability, category, probabilities."""
+    from .reading import read_sentences
+    from .reports import sentence_record
+    from .scoring import Scorer
+
+    texts, _ = read_sentences(file, text_column=text_column)
+    scorer = Scorer(model, threshold=threshold)
+    records = [sentence_record(s) for s in scorer.classify(texts)]
+    if format is TableFormat.jsonl:
+        _write(out, "\n".join(json.dumps(r, ensure_ascii=False) for r in records))
+    else:
+        import pandas as pd
+
+        flat = [{**{k: v for k, v in r.items() if k != "probabilities"}, **{f"p_{k}": v for k, v in r["probabilities"].items()}} for r in records]
+        _write(out, pd.DataFrame(flat).to_csv(index=False))
+
+
+@labels_app.command("validate")
+@cli_errors
+def labels_validate(path: Optional[Path] = typer.Argument(None, help="A label file or directory (default: labels/)."),
+                    taxonomy: Optional[Path] = typer.Option(None, help="Taxonomy file (default: labels/taxonomy.yaml).")):
+    """Check label files; print every problem as file:line: message and exit 1 if any."""
+    from .data import validate
+    from .taxonomy import load_taxonomy
+
+    problems, n = validate(path, load_taxonomy(taxonomy) if taxonomy else None)
+    for p in problems:
+        typer.echo(str(p))
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) in {n} rows", err=True)
+        raise typer.Exit(EXIT_ERROR)
+    typer.echo(f"ok: {n} rows, no problems")
+
+
+@labels_app.command("stats")
+@cli_errors
+def labels_stats(path: Optional[Path] = typer.Argument(None, help="A label file or directory (default: labels/)."),
+                 format: str = typer.Option("table", "--format", "-f", help="table or json.")):
+    """Counts by label, category, register and split."""
+    from .data import load_labels, stats
+
+    st = stats(load_labels(path))
+    if format == "json":
+        typer.echo(json.dumps(st, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.print(f"[bold]{st['total']}[/] sentences, {st['groups']} groups, {st['contrast_pairs']} contrast pairs")
+    for key in ("by_label", "by_category", "by_register", "by_split"):
+        t = Table(title=key.replace("_", " "), show_header=False)
+        for k, v in st[key].items():
+            t.add_row(k, str(v))
+        console.print(t)
+
+
+@app.command()
+@cli_errors
+def train(config: str = typer.Option("default", "--config", "-c", help="Training config: a path or a name in training/ (e.g. tfidf, embed)."),
+          labels: Optional[Path] = typer.Option(None, help="Label file or directory (default: labels/)."),
+          out: Optional[Path] = typer.Option(None, help="Model directory to write (default: models/<name>)."),
+          set_default: bool = typer.Option(False, "--set-default", help="Make the new model the default (models/DEFAULT).")):
+    """Train a model from a config on the train split; write weights, meta.json and a model card."""
+    from .training import train as do_train
+
+    def progress(k, n):
+        typer.echo(f"  cross-validation fold {k}/{n}", err=True)
+
+    model, path, meta = do_train(config, labels_path=labels, out_dir=out, progress=progress)
+    tm = meta.get("test_metrics") or {}
+    typer.echo(f"trained {path} in {meta['training_seconds']} s; threshold {meta['decision']['threshold']}, "
+               f"test myth F1 {tm.get('myth_f1')}, macro-F1 {tm.get('macro_f1')}, pairs {tm.get('contrast_pair_accuracy')}, ECE {tm.get('ece')}")
+    if set_default:
+        from .registry import set_default as _set
+
+        _set(path)
+        typer.echo(f"default model is now {path.name}")
+
+
+@app.command()
+@cli_errors
+def evaluate(model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: the default model)."),
+             data: Optional[Path] = typer.Option(None, "--data", help="Any labelled CSV/JSONL (text,label[,category,pair]); default: the fixed test split."),
+             compare: bool = typer.Option(False, "--compare", help="Evaluate every model in models/ side by side."),
+             out: Optional[Path] = typer.Option(None, help="Report directory (default: evaluate/reports/<model>/)."),
+             threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0)):
+    """Evaluate a model: myth P/R/F1, macro-F1, per-category, contrast pairs, calibration; writes a report."""
+    from .evaluation_cli import run_compare, run_evaluate
+
+    if compare:
+        typer.echo(run_compare(data))
+    else:
+        typer.echo(run_evaluate(model, data, out, threshold))
+
+
+@models_app.command("list")
+@cli_errors
+def models_list():
+    """The models under models/, with their test figures; * marks the default."""
+    from .registry import list_models
+
+    typer.echo(list_models())
+
+
+@app.command("build-encoder")
+@cli_errors
+def build_encoder(quantized: bool = typer.Option(False, help="Also build the int8 variant.")):
+    """Build the MiniLM ONNX encoder in the cache (done automatically on first use)."""
+    from .encoder import build_onnx
+
+    typer.echo(str(build_onnx(False)))
+    if quantized:
+        typer.echo(str(build_onnx(True)))
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,333 @@
+"""Labelled data: loading (pandas / Hugging Face datasets), validation and statistics."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from .errors import LabelError
+from .paths import labels_dir
+from .taxonomy import LABELS, Taxonomy, load_taxonomy
+
+REQUIRED_COLUMNS = ["id", "text", "label", "category", "group", "register", "split"]
+OPTIONAL_COLUMNS = ["pair", "hard", "annotator", "batch", "added", "notes"]
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+REGISTERS = {"tabloid", "wire", "op-ed", "research", "headline", "social", "state-media", "translated", "feature", "blog", "broadcast", "user"}
+SPLITS = {"train", "test"}
+NEAR_DUP_JACCARD = 0.5
+_NORM = re.compile(r"[^\w\s]+")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+def normalise(text: str) -> str:
+    return " ".join(_NORM.sub(" ", text.lower()).split())
+
+
+def shingles(text: str, n: int = 5) -> frozenset[str]:
+    words = normalise(text).split()
+    if len(words) < n:
+        return frozenset([" ".join(words)]) if words else frozenset()
+    return frozenset(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+
+
+def label_files(path: str | Path | None = None) -> list[Path]:
+    p = Path(path) if path else labels_dir()
+    if p.is_file():
+        return [p]
+    if not p.exists():
+        raise LabelError(f"{p}: no such file or directory", hint="pass a label file or the labels/ directory")
+    files = sorted([*p.glob("*.csv"), *p.glob("*.jsonl")])
+    if not files:
+        raise LabelError(f"{p}: holds no .csv or .jsonl label files")
+    return files
+
+
+def read_rows(file: Path) -> tuple[list[dict], list[Problem]]:
+    """Rows of one label file, each with its 1-based line number in ``_line``."""
+    rows: list[dict] = []
+    problems: list[Problem] = []
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise LabelError(f"{file}: cannot read ({exc})") from None
+    if b"\x00" in raw[:8192]:
+        return [], [Problem(str(file), 1, "binary file, expected UTF-8 CSV or JSONL")]
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return [], [Problem(str(file), 1, f"not UTF-8 ({exc.reason} at byte {exc.start}); re-save the file as UTF-8")]
+    if file.suffix.lower() == ".jsonl":
+        for i, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(str(file), i, f"invalid JSON: {exc.msg}"))
+                continue
+            if not isinstance(obj, dict):
+                problems.append(Problem(str(file), i, "expected a JSON object"))
+                continue
+            obj = {k: ("" if v is None else str(v)) for k, v in obj.items()}
+            obj["_line"] = i
+            rows.append(obj)
+        return rows, problems
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if not reader.fieldnames:
+        return [], [Problem(str(file), 1, "empty file: expected a header row")]
+    line = 2
+    for row in reader:
+        if None in row:
+            problems.append(Problem(str(file), line, f"{len(row[None])} field(s) more than the header has"))
+            row.pop(None)
+        row = {k: ("" if v is None else v) for k, v in row.items()}
+        row["_line"] = line
+        rows.append(row)
+        line = reader.line_num + 1
+    return rows, problems
+
+
+def check_rows(rows: list[dict], file: str, taxonomy: Taxonomy, *, required: Iterable[str] = REQUIRED_COLUMNS) -> list[Problem]:
+    """Row-level checks: schema, labels, categories, text, split, register."""
+    problems: list[Problem] = []
+    required = list(required)
+    if rows:
+        missing = [c for c in required if c not in rows[0]]
+        if missing:
+            return [Problem(file, 1, f"missing column(s) {missing}; expected at least {required}")]
+    myth_ids, acc_ids = set(taxonomy.ids("myth")), set(taxonomy.ids("accurate"))
+    for r in rows:
+        ln = r["_line"]
+        text, label, cat = r.get("text", ""), r.get("label", "").strip(), r.get("category", "").strip()
+        if not text.strip():
+            problems.append(Problem(file, ln, "empty or whitespace-only text"))
+        if label not in LABELS:
+            problems.append(Problem(file, ln, f"unknown label {label!r}; expected one of {list(LABELS)}"))
+        elif label == "other" and cat:
+            problems.append(Problem(file, ln, f"label 'other' must have an empty category, found {cat!r}"))
+        elif label != "other":
+            if not cat:
+                problems.append(Problem(file, ln, f"label {label!r} needs a category from labels/taxonomy.yaml"))
+            elif cat not in myth_ids | acc_ids:
+                problems.append(Problem(file, ln, f"unknown category {cat!r}; add it to labels/taxonomy.yaml first"))
+            elif (label == "myth") != (cat in myth_ids):
+                problems.append(Problem(file, ln, f"label {label!r} does not match category {cat!r} (a {taxonomy.kind_of(cat)} category)"))
+        if "split" in required and r.get("split", "") not in SPLITS:
+            problems.append(Problem(file, ln, f"split {r.get('split')!r} must be one of {sorted(SPLITS)}"))
+        if "register" in required and r.get("register", "") not in REGISTERS:
+            problems.append(Problem(file, ln, f"register {r.get('register')!r} is not one of {sorted(REGISTERS)}"))
+        if "group" in required and not r.get("group", "").strip():
+            problems.append(Problem(file, ln, "empty group"))
+    return problems
+
+
+def check_dataset(rows: list[dict], *, near_dup: bool = True) -> list[Problem]:
+    """Cross-row checks: ids, exact/near duplicates, conflicting labels, groups across splits, pairs."""
+    problems: list[Problem] = []
+    where = lambda r: (r["_file"], r["_line"])  # noqa: E731
+    seen_id: dict[str, dict] = {}
+    seen_text: dict[str, dict] = {}
+    for r in rows:
+        rid = r.get("id", "")
+        if rid in seen_id:
+            problems.append(Problem(*where(r), f"duplicate id {rid!r} (first at {seen_id[rid]['_file']}:{seen_id[rid]['_line']})"))
+        else:
+            seen_id[rid] = r
+        key = normalise(r.get("text", ""))
+        if not key:
+            continue
+        if key in seen_text:
+            first = seen_text[key]
+            if (first.get("label"), first.get("category")) != (r.get("label"), r.get("category")):
+                problems.append(Problem(*where(r), f"same text as {first['_file']}:{first['_line']} with a conflicting label ({r.get('label')}/{r.get('category')} vs {first.get('label')}/{first.get('category')})"))
+            else:
+                problems.append(Problem(*where(r), f"exact duplicate of {first['_file']}:{first['_line']}"))
+        else:
+            seen_text[key] = r
+    group_splits: dict[str, dict[str, dict]] = defaultdict(dict)
+    for r in rows:
+        if r.get("group"):
+            group_splits[r["group"]].setdefault(r.get("split", ""), r)
+    for g, splits in group_splits.items():
+        if len(splits) > 1:
+            r = list(splits.values())[-1]
+            problems.append(Problem(*where(r), f"group {g!r} is split across {sorted(splits)}; a group must sit in one split"))
+    pairs: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        if r.get("pair"):
+            pairs[r["pair"]].append(r)
+    for p, members in pairs.items():
+        labs = sorted(m.get("label") for m in members)
+        if labs != ["accurate", "myth"]:
+            problems.append(Problem(*where(members[-1]), f"pair {p!r} must hold one myth and one accurate sentence, found {labs}"))
+        elif len({m.get("group") for m in members}) > 1:
+            problems.append(Problem(*where(members[-1]), f"pair {p!r} spans groups; put both sentences in one group"))
+    if near_dup:
+        problems += near_duplicates(rows)
+    return problems
+
+
+def near_duplicates(rows: list[dict], threshold: float = NEAR_DUP_JACCARD) -> list[Problem]:
+    """Sentences in different groups whose 5-gram Jaccard similarity reaches ``threshold``."""
+    index: dict[str, list[int]] = defaultdict(list)
+    sh = [shingles(r.get("text", "")) for r in rows]
+    problems = []
+    for i, s in enumerate(sh):
+        candidates = Counter(j for g in s for j in index[g])
+        for j, shared in candidates.items():
+            if rows[i].get("group") == rows[j].get("group"):
+                continue
+            jac = shared / (len(s) + len(sh[j]) - shared)
+            if jac >= threshold and normalise(rows[i]["text"]) != normalise(rows[j]["text"]):
+                problems.append(Problem(rows[i]["_file"], rows[i]["_line"], f"near-duplicate ({jac:.2f} 5-gram Jaccard) of {rows[j]['_file']}:{rows[j]['_line']} in another group ({rows[j].get('group')!r}); merge the groups or rewrite"))
+        for g in s:
+            index[g].append(i)
+    return problems
+
+
+def validate(path: str | Path | None = None, taxonomy: Taxonomy | None = None) -> tuple[list[Problem], int]:
+    """Every problem in the label files under ``path``, and the number of rows read."""
+    taxonomy = taxonomy or load_taxonomy()
+    problems: list[Problem] = []
+    all_rows: list[dict] = []
+    for file in label_files(path):
+        rows, probs = read_rows(file)
+        problems += probs
+        problems += check_rows(rows, str(file), taxonomy)
+        for r in rows:
+            r["_file"] = str(file)
+        all_rows += rows
+    problems += check_dataset(all_rows)
+    problems.sort(key=lambda p: (p.file, p.line))
+    return problems, len(all_rows)
+
+
+def load_labels(path: str | Path | None = None, *, check: bool = True):
+    """All labelled sentences as a pandas DataFrame (columns: COLUMNS that exist, plus `file`)."""
+    import pandas as pd
+
+    frames = []
+    for file in label_files(path):
+        rows, probs = read_rows(file)
+        if check and probs:
+            raise LabelError(f"{probs[0]}", hint="run `mythscan labels validate` for every problem")
+        df = pd.DataFrame(rows)
+        if df.empty:
+            continue
+        df["file"] = str(file)
+        frames.append(df)
+    if not frames:
+        raise LabelError(f"{path or labels_dir()}: no labelled rows")
+    df = pd.concat(frames, ignore_index=True).drop(columns=["_line"])
+    for c in COLUMNS:
+        if c not in df.columns:
+            df[c] = ""
+    df["category"] = df["category"].fillna("").astype(str)
+    return df
+
+
+def load_splits(path: str | Path | None = None):
+    """(train, test) DataFrames of the fixed split."""
+    df = load_labels(path)
+    return df[df["split"] == "train"].reset_index(drop=True), df[df["split"] == "test"].reset_index(drop=True)
+
+
+def to_datasets(path: str | Path | None = None):
+    """The labels as a Hugging Face ``datasets.DatasetDict`` with train and test splits."""
+    from datasets import Dataset, DatasetDict
+
+    train, test = load_splits(path)
+    cols = [c for c in COLUMNS if c in train.columns]
+    return DatasetDict({"train": Dataset.from_pandas(train[cols], preserve_index=False),
+                        "test": Dataset.from_pandas(test[cols], preserve_index=False)})
+
+
+def data_hash(df) -> str:
+    h = hashlib.sha256()
+    for t, lab, cat, sp in sorted(zip(df["text"], df["label"], df["category"], df["split"])):
+        h.update(f"{t}\t{lab}\t{cat}\t{sp}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def stats(df) -> dict:
+    def counts(col):
+        return {str(k): int(v) for k, v in df[col].value_counts().sort_index().items()}
+
+    cats = df[df["category"] != ""]
+    pairs = df[df["pair"].astype(str) != ""]["pair"].nunique() if "pair" in df else 0
+    return {
+        "total": int(len(df)),
+        "by_label": counts("label"),
+        "by_category": {str(k): int(v) for k, v in cats["category"].value_counts().sort_index().items()},
+        "by_register": counts("register"),
+        "by_split": counts("split"),
+        "by_split_label": {s: {str(k): int(v) for k, v in g["label"].value_counts().sort_index().items()} for s, g in df.groupby("split")},
+        "groups": int(df["group"].nunique()),
+        "contrast_pairs": int(pairs),
+        "by_hard_case": {str(k): int(v) for k, v in df[df["hard"] != ""]["hard"].value_counts().sort_index().items()} if "hard" in df else {},
+    }
+
+
+def merge_near_duplicate_groups(rows: list[dict], threshold: float = NEAR_DUP_JACCARD) -> int:
+    """Put near-duplicate sentences of different groups into one group (union-find). Returns merges."""
+    parent: dict[str, str] = {}
+
+    def find(g):
+        while parent.get(g, g) != g:
+            g = parent[g]
+        return g
+
+    for r in rows:
+        r.setdefault("_file", "?")
+        r.setdefault("_line", 0)
+    merges = 0
+    index: dict[str, list[int]] = defaultdict(list)
+    sh = [shingles(r.get("text", "")) for r in rows]
+    for i, s in enumerate(sh):
+        for j, shared in Counter(j for g in s for j in index[g]).items():
+            if shared / (len(s) + len(sh[j]) - shared) >= threshold:
+                a, b = find(rows[i]["group"]), find(rows[j]["group"])
+                if a != b:
+                    parent[b] = a
+                    merges += 1
+        for g in s:
+            index[g].append(i)
+    for r in rows:
+        r["group"] = find(r["group"])
+    return merges
+
+
+def assign_splits(rows: list[dict], test_share: float = 0.22, seed: int = 13) -> None:
+    """Assign train/test by group, stratified by each group's main category (or 'other')."""
+    import random
+
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[r["group"]].append(r)
+    by_stratum: dict[str, list[str]] = defaultdict(list)
+    for g, members in sorted(groups.items()):
+        main = Counter((m.get("category") or "other") for m in members).most_common(1)[0][0]
+        by_stratum[main].append(g)
+    rng = random.Random(seed)
+    for stratum, gs in sorted(by_stratum.items()):
+        rng.shuffle(gs)
+        n_test = max(1, round(len(gs) * test_share))
+        for k, g in enumerate(gs):
+            for m in groups[g]:
+                m["split"] = "test" if k < n_test else "train"

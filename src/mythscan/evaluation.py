@@ -1,0 +1,177 @@
+"""Evaluation: metrics on labelled sentences, reports (JSON, Markdown, PNG, errors.csv), comparisons."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .models import LABELS, BaseModel
+
+KEYWORDS = ("score", "scored", "scores", "scoring", "points", "rating", "ranked", "black mirror", "orwell", "dystopi",
+            "facial recognition", "big brother", "surveillance", "algorithm", "every citizen", "sesame")
+
+
+def keyword_alert(texts) -> np.ndarray:
+    """What users have today: flag a sentence when it contains an alarm keyword."""
+    low = [t.lower() for t in texts]
+    return np.array([any(k in t for k in KEYWORDS) for t in low])
+
+
+def prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    tp = int(np.sum(y_true & y_pred))
+    fp = int(np.sum(~y_true & y_pred))
+    fn = int(np.sum(y_true & ~y_pred))
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": int(y_true.sum())}
+
+
+def expected_calibration_error(prob: np.ndarray, correct: np.ndarray, bins: int = 10) -> tuple[float, list[dict]]:
+    edges = np.linspace(0, 1, bins + 1)
+    ece, table = 0.0, []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (prob > lo) & (prob <= hi) if lo > 0 else (prob >= lo) & (prob <= hi)
+        if not m.any():
+            continue
+        conf, acc = float(prob[m].mean()), float(correct[m].mean())
+        ece += m.mean() * abs(conf - acc)
+        table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(m.sum()), "confidence": round(conf, 4), "accuracy": round(acc, 4)})
+    return round(float(ece), 4), table
+
+
+def compute_metrics(y_true, y_pred, proba: np.ndarray, cat_true=None, cat_pred=None, pairs=None) -> dict:
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    out: dict = {"n": int(len(y_true))}
+    out["myth"] = prf(y_true == "myth", y_pred == "myth")
+    per = {lab: prf(y_true == lab, y_pred == lab) for lab in LABELS}
+    out["per_label"] = per
+    out["macro_f1"] = round(float(np.mean([per[lab]["f1"] for lab in LABELS])), 4)
+    out["accuracy"] = round(float(np.mean(y_true == y_pred)), 4) if len(y_true) else 0.0
+    im = LABELS.index("myth")
+    out["ece_myth"], out["reliability_myth"] = expected_calibration_error(proba[:, im], y_true == "myth")
+    top = proba.max(axis=1)
+    top_lab = np.array(LABELS, dtype=object)[proba.argmax(axis=1)]
+    out["ece"], out["reliability"] = expected_calibration_error(top, top_lab == y_true)
+    out["confusion"] = {"labels": LABELS, "matrix": [[int(np.sum((y_true == a) & (y_pred == b))) for b in LABELS] for a in LABELS]}
+    if cat_true is not None and cat_pred is not None:
+        ct = np.array([c or "other" for c in cat_true], dtype=object)
+        cp = np.array([(c or "other") if lab != "other" else "other" for c, lab in zip(cat_pred, y_pred)], dtype=object)
+        out["per_category"] = {c: prf(ct == c, cp == c) for c in sorted(set(ct) - {"other"})}
+        out["category_accuracy"] = round(float(np.mean(ct == cp)), 4)
+    if pairs is not None:
+        pairs = np.asarray([p or "" for p in pairs], dtype=object)
+        ids = sorted(set(pairs) - {""})
+        ok = [bool(np.all(y_true[pairs == p] == y_pred[pairs == p])) for p in ids]
+        out["contrast_pairs"] = {"n": len(ids), "accuracy": round(float(np.mean(ok)), 4) if ids else None}
+        pm = np.isin(pairs, ids)
+        out["contrast_pair_sentences_myth"] = prf((y_true == "myth")[pm], (y_pred == "myth")[pm]) if ids else None
+    return out
+
+
+def evaluate_model(model: BaseModel, df, *, threshold: float | None = None) -> tuple[dict, "object"]:
+    """Metrics of ``model`` on a labelled DataFrame, and the DataFrame with predictions added."""
+    from .models import decide
+
+    texts = df["text"].astype(str).tolist()
+    t0 = time.perf_counter()
+    proba, labels, cats = model.predict_all(texts)
+    elapsed = time.perf_counter() - t0
+    if threshold is not None:
+        labels = decide(proba, threshold)
+        cats = model._categories(labels, model._raw_proba(texts)[1])
+    pairs = df["pair"].astype(str).tolist() if "pair" in df else None
+    cat_true = [c if c else None for c in df["category"].astype(str)]
+    m = compute_metrics(df["label"].to_numpy(dtype=object), labels, proba, cat_true, cats, pairs)
+    m["sentences_per_second"] = round(len(texts) / elapsed, 1) if elapsed > 0 else None
+    kw = keyword_alert(texts)
+    m["keyword_baseline_myth"] = prf(df["label"].to_numpy(dtype=object) == "myth", kw)
+    if pairs is not None and m.get("contrast_pairs", {}).get("n"):
+        pm = np.array([p != "" for p in pairs])
+        m["keyword_baseline_pairs_myth"] = prf((df["label"].to_numpy(dtype=object) == "myth")[pm], kw[pm])
+    out = df.copy()
+    out["pred_label"] = labels
+    out["pred_category"] = [c or "" for c in cats]
+    out["myth_probability"] = proba[:, LABELS.index("myth")].round(4)
+    return m, out
+
+
+def headline(m: dict) -> dict:
+    """The figures people compare models on."""
+    return {
+        "myth_f1": m["myth"]["f1"], "myth_precision": m["myth"]["precision"], "myth_recall": m["myth"]["recall"],
+        "macro_f1": m["macro_f1"], "contrast_pair_accuracy": (m.get("contrast_pairs") or {}).get("accuracy"),
+        "ece": m["ece"], "category_accuracy": m.get("category_accuracy"),
+    }
+
+
+def plot_confusion(m: dict, file: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mat = np.array(m["confusion"]["matrix"])
+    fig, ax = plt.subplots(figsize=(4.2, 3.6), dpi=110)
+    ax.imshow(mat, cmap="Blues")
+    ax.set_xticks(range(3), LABELS)
+    ax.set_yticks(range(3), LABELS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(3):
+        for j in range(3):
+            ax.text(j, i, str(mat[i, j]), ha="center", va="center", color="white" if mat[i, j] > mat.max() / 2 else "black")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(file)
+    plt.close(fig)
+
+
+def plot_reliability(m: dict, file: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 3.6), dpi=110)
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
+    for key, lab in (("reliability_myth", f"P(myth), ECE {m['ece_myth']:.3f}"), ("reliability", f"top label, ECE {m['ece']:.3f}")):
+        rows = m[key]
+        ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], "o-", label=lab)
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("observed frequency")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(file)
+    plt.close(fig)
+
+
+def write_report(m: dict, preds, out_dir: Path, *, model_name: str, data_name: str) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
+    plot_confusion(m, out_dir / "confusion.png", f"{model_name} on {data_name}")
+    plot_reliability(m, out_dir / "reliability.png", f"{model_name} on {data_name}")
+    errors = preds[(preds["pred_label"] != preds["label"])]
+    cols = [c for c in ("id", "text", "label", "category", "pred_label", "pred_category", "myth_probability", "register", "hard", "group") if c in errors.columns]
+    errors[cols].to_csv(out_dir / "errors.csv", index=False)
+    h = headline(m)
+    lines = [f"# Evaluation: {model_name} on {data_name}", "",
+             f"{m['n']} sentences. Reproduce: `mythscan evaluate --model {model_name}" + ("" if data_name == "test split" else f" --data {data_name}") + "`", "",
+             "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in h.items()]
+    kb = m.get("keyword_baseline_myth")
+    if kb:
+        lines.append(f"| keyword alert myth F1 (baseline) | {kb['f1']} |")
+    lines += ["", "## Per label", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    lines += [f"| {k} | {v['precision']} | {v['recall']} | {v['f1']} | {v['support']} |" for k, v in m["per_label"].items()]
+    if m.get("per_category"):
+        lines += ["", "## Per category", "", "| category | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        lines += [f"| {k} | {v['precision']} | {v['recall']} | {v['f1']} | {v['support']} |" for k, v in m["per_category"].items()]
+    lines += ["", "## Confusion matrix and calibration", "", "![confusion](confusion.png) ![reliability](reliability.png)", "",
+              f"Misclassified sentences: `errors.csv` ({len(errors)} rows).", ""]
+    (out_dir / "report.md").write_text("\n".join(lines))
+    return out_dir

@@ -1,0 +1,82 @@
+"""The work behind `mythscan evaluate`: one model with a report, or every model side by side."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .errors import InputError
+from .evaluation import evaluate_model, headline, write_report
+from .paths import reports_dir
+
+
+def load_eval_data(data: Path | None):
+    """A labelled DataFrame: the fixed test split, or any CSV/JSONL with text and label columns."""
+    from .data import load_splits
+    from .reading import read_table
+
+    if data is None:
+        return load_splits()[1], "test split"
+    df = read_table(data, what="labelled data")
+    missing = [c for c in ("text", "label") if c not in df.columns]
+    if missing:
+        raise InputError(f"{data}: missing column(s) {missing}; found {list(df.columns)}", hint="labelled data needs text and label")
+    df = df.astype({"text": str, "label": str})
+    if "ambiguous" in df.columns:
+        df["ambiguous"] = df["ambiguous"].astype(str)
+    for c in ("category", "pair"):
+        if c not in df.columns:
+            df[c] = ""
+        df[c] = df[c].fillna("").astype(str)
+    bad = sorted(set(df["label"]) - {"myth", "accurate", "other"})
+    if bad:
+        raise InputError(f"{data}: unknown labels {bad}", hint="labels must be myth, accurate or other")
+    return df.reset_index(drop=True), Path(data).name
+
+
+def run_evaluate(model_name, data, out, threshold=None) -> str:
+    from .persistence import load_model
+
+    model = load_model(model_name)
+    df, data_name = load_eval_data(data)
+    name = model.path.name if model.path else str(model_name)
+    lines = []
+    subsets = [("", df)]
+    if "ambiguous" in df.columns:
+        subsets.append(("-unambiguous", df[df["ambiguous"].isin(["0", "false", "False", ""])].reset_index(drop=True)))
+    for suffix, sub in subsets:
+        m, preds = evaluate_model(model, sub, threshold=threshold)
+        target = Path(out) if out else reports_dir() / name / (("test" if data is None else Path(data).stem) + suffix)
+        if out and suffix:
+            target = Path(out) / suffix.lstrip("-")
+        write_report(m, preds, target, model_name=name, data_name=data_name + suffix.replace("-", " without ambiguous "))
+        h = headline(m)
+        lines.append(f"{name} on {data_name}{' (unambiguous rows)' if suffix else ''}: n={m['n']} " + " ".join(f"{k}={v}" for k, v in h.items())
+                     + f" keyword_alert_myth_f1={m['keyword_baseline_myth']['f1']}")
+        lines.append(f"  report: {target / 'report.md'}")
+    return "\n".join(lines)
+
+
+def run_compare(data) -> str:
+    from .persistence import load_model
+    from .registry import model_dirs
+
+    df, data_name = load_eval_data(data)
+    rows = [f"models on {data_name} (n={len(df)})",
+            f"{'model':<16}{'myth_F1':>8}{'myth_P':>8}{'myth_R':>8}{'macroF1':>8}{'pairs':>7}{'ECE':>7}{'train_s':>9}{'sent/s':>9}{'size_MB':>9}"]
+    first = None
+    for d in model_dirs():
+        t0 = time.perf_counter()
+        model = load_model(d)
+        load_s = time.perf_counter() - t0
+        m, _ = evaluate_model(model, df)
+        first = first or m
+        size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) / 1e6
+        h = headline(m)
+        rows.append(f"{d.name:<16}{h['myth_f1']:>8.3f}{h['myth_precision']:>8.3f}{h['myth_recall']:>8.3f}{h['macro_f1']:>8.3f}"
+                    f"{(h['contrast_pair_accuracy'] or 0):>7.3f}{h['ece']:>7.3f}{model.meta.get('training_seconds', 0):>9.1f}"
+                    f"{m['sentences_per_second'] or 0:>9.0f}{size:>9.2f}   (load {load_s:.2f} s)")
+    if first:
+        kb = first["keyword_baseline_myth"]
+        rows.append(f"{'keyword alert':<16}{kb['f1']:>8.3f}{kb['precision']:>8.3f}{kb['recall']:>8.3f}")
+    return "\n".join(rows)

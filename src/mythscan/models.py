@@ -1,0 +1,337 @@
+"""Classifiers with scikit-learn conventions (fit / predict / predict_proba / classes_).
+
+Every model predicts the label (myth / accurate / other) with probabilities, and a category.
+Two heads share one featuriser: a 3-way label head and a fine head over `other` + every taxonomy
+category; the category of a sentence is the best fine class of its predicted label's kind.
+
+Kinds:
+- ``tfidf``: word 1-2 + char 3-5 TF-IDF, logistic regression (skops on disk).
+- ``embed``: frozen MiniLM embeddings (onnxruntime), logistic-regression heads (safetensors).
+- ``ensemble``: the average of an embed and a tfidf model's probabilities (weights in config).
+
+Saved models are directories: config.json, meta.json, README.md (card) and weights. Nothing is
+pickled: skops with an allow-list for scikit-learn parts, safetensors for arrays.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, asdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import ModelError
+
+LABELS = ["accurate", "myth", "other"]  # sorted, as scikit-learn orders classes_
+FORMAT_VERSION = 1
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
+
+
+@dataclass
+class Decision:
+    """How probabilities become labels: myth when P(myth) >= threshold, else the likelier rest."""
+
+    threshold: float = 0.5
+    review_band: float = 0.15
+    temperature: float = 1.0
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def apply_temperature(p: np.ndarray, t: float) -> np.ndarray:
+    if abs(t - 1.0) < 1e-9:
+        return p
+    return softmax(np.log(np.clip(p, 1e-12, 1.0)) / t)
+
+
+class LinearHead:
+    """A multinomial logistic-regression head kept as plain arrays (coef, intercept, classes)."""
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: Sequence[str]):
+        self.coef = np.ascontiguousarray(coef, dtype=np.float32)  # safetensors writes raw C-order memory
+        self.intercept = np.ascontiguousarray(intercept, dtype=np.float32)
+        self.classes_ = np.asarray(list(classes))
+
+    @classmethod
+    def fit(cls, X, y, C: float = 1.0, seed: int = 0, class_weight="balanced") -> "LinearHead":
+        from sklearn.linear_model import LogisticRegression
+
+        lr = LogisticRegression(C=C, max_iter=3000, class_weight=class_weight, random_state=seed)
+        lr.fit(X, y)
+        coef, intercept = lr.coef_, lr.intercept_
+        if len(lr.classes_) == 2:  # binary LR stores one row; expand to two for softmax
+            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+        return cls(coef, intercept, lr.classes_)
+
+    def predict_proba(self, X) -> np.ndarray:
+        z = X @ self.coef.T
+        z = np.asarray(z, dtype=np.float64) + self.intercept
+        return softmax(z)
+
+
+def _fine_targets(labels: Sequence[str], categories: Sequence[str | None]) -> list[str]:
+    return [("other" if lab == "other" else (cat or lab)) for lab, cat in zip(labels, categories)]
+
+
+class BaseModel:
+    kind = "base"
+    classes_ = np.array(LABELS)
+
+    def __init__(self, decision: Decision | None = None, params: dict | None = None):
+        self.decision = decision or Decision()
+        self.params = dict(params or {})
+        self.fine_classes_: np.ndarray | None = None
+        self.category_kind: dict[str, str] = {}
+        self.meta: dict = {}
+        self.path: Path | None = None
+
+    # --- to implement -------------------------------------------------------------------------
+    def _fit(self, texts: list[str], labels: list[str], fine: list[str]) -> None:
+        raise NotImplementedError
+
+    def _raw_proba(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(label probabilities n x 3 in LABELS order, fine probabilities n x len(fine_classes_))."""
+        raise NotImplementedError
+
+    def _save_weights(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def _load_weights(self, path: Path) -> None:
+        raise NotImplementedError
+
+    # --- scikit-learn API ---------------------------------------------------------------------
+    def fit(self, texts: Sequence[str], labels: Sequence[str], categories: Sequence[str | None] | None = None,
+            category_kind: dict[str, str] | None = None):
+        texts, labels = [str(t) for t in texts], [str(lab) for lab in labels]
+        bad = sorted(set(labels) - set(LABELS))
+        if bad:
+            raise ModelError(f"unknown labels {bad}", hint=f"labels must be one of {LABELS}")
+        categories = list(categories) if categories is not None else [None] * len(labels)
+        fine = _fine_targets(labels, categories)
+        self.category_kind = dict(category_kind or {})
+        for lab, f in zip(labels, fine):
+            if f not in ("other", "myth", "accurate"):
+                self.category_kind.setdefault(f, lab)
+        self._fit(texts, labels, fine)
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.predict_all(texts)[0]
+
+    def predict_all(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+        """Label probabilities (calibrated), labels after the myth threshold, and categories."""
+        texts = [str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, 3)), np.array([], dtype=object), []
+        proba, fine = self._raw_proba(texts)
+        proba = apply_temperature(proba, self.decision.temperature)
+        labels = decide(proba, self.decision.threshold)
+        cats = self._categories(labels, fine)
+        return proba, labels, cats
+
+    def predict(self, texts: Sequence[str]) -> np.ndarray:
+        return self.predict_all(texts)[1]
+
+    def _categories(self, labels: np.ndarray, fine: np.ndarray) -> list[str | None]:
+        out: list[str | None] = []
+        names = list(self.fine_classes_)
+        kinds = np.array([self.category_kind.get(n, n if n in LABELS else "other") for n in names])
+        for lab, row in zip(labels, fine):
+            if lab == "other":
+                out.append(None)
+                continue
+            mask = kinds == lab
+            if not mask.any():
+                out.append(None)
+                continue
+            masked = np.where(mask, row, -1.0)
+            best = names[int(masked.argmax())]
+            out.append(best if best not in LABELS else None)
+        return out
+
+    # --- persistence --------------------------------------------------------------------------
+    def config(self) -> dict:
+        return {
+            "kind": self.kind,
+            "format_version": FORMAT_VERSION,
+            "labels": LABELS,
+            "fine_classes": [str(c) for c in self.fine_classes_] if self.fine_classes_ is not None else [],
+            "category_kind": self.category_kind,
+            "decision": asdict(self.decision),
+            "params": self.params,
+        }
+
+    def save(self, path: str | Path, meta: dict | None = None) -> Path:
+        from .persistence import write_model_dir
+
+        return write_model_dir(self, Path(path), meta or self.meta)
+
+
+def decide(proba: np.ndarray, threshold: float) -> np.ndarray:
+    """myth if P(myth) >= threshold, else the likelier of accurate/other."""
+    im, ia, io = LABELS.index("myth"), LABELS.index("accurate"), LABELS.index("other")
+    rest = np.where(proba[:, ia] >= proba[:, io], "accurate", "other")
+    return np.where(proba[:, im] >= threshold, "myth", rest).astype(object)
+
+
+class TfidfModel(BaseModel):
+    kind = "tfidf"
+
+    def _vectorizer(self):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import FeatureUnion
+
+        p = self.params
+        return FeatureUnion([
+            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=p.get("min_df", 1), sublinear_tf=True, lowercase=True)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=p.get("min_df", 1), sublinear_tf=True, max_features=p.get("max_char_features", 60000))),
+        ])
+
+    def _fit(self, texts, labels, fine):
+        self.vectorizer = self._vectorizer()
+        X = self.vectorizer.fit_transform(texts)
+        C, seed = self.params.get("C", 10.0), self.params.get("seed", 0)
+        self.label_head = LinearHead.fit(X, labels, C=C, seed=seed)
+        self.fine_head = LinearHead.fit(X, fine, C=C, seed=seed)
+        self.fine_classes_ = self.fine_head.classes_
+
+    def _raw_proba(self, texts):
+        X = self.vectorizer.transform(texts)
+        return self.label_head.predict_proba(X), self.fine_head.predict_proba(X)
+
+    def _save_weights(self, path):
+        import skops.io as sio
+
+        sio.dump(self.vectorizer, path / "vectorizer.skops")
+        save_heads(path / "heads.safetensors", self.label_head, self.fine_head)
+
+    def _load_weights(self, path):
+        import skops.io as sio
+
+        file = path / "vectorizer.skops"
+        untrusted = sio.get_untrusted_types(file=file)
+        bad = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+        if bad:
+            raise ModelError(f"{file}: holds types outside the allow-list: {bad}", hint="only load models you trust; retrain it")
+        self.vectorizer = sio.load(file, trusted=untrusted)
+        self.label_head, self.fine_head = load_heads(path / "heads.safetensors")
+
+
+class EmbedModel(BaseModel):
+    """Frozen MiniLM sentence embeddings + logistic-regression heads."""
+
+    kind = "embed"
+
+    def _features(self, texts: list[str]) -> np.ndarray:
+        from .encoder import get_encoder
+
+        return get_encoder(quantized=bool(self.params.get("quantized", False))).encode(texts, batch_size=self.params.get("batch_size", 64))
+
+    def _fit(self, texts, labels, fine):
+        X = self._features(texts)
+        C, seed = self.params.get("C", 4.0), self.params.get("seed", 0)
+        self.label_head = LinearHead.fit(X, labels, C=C, seed=seed)
+        self.fine_head = LinearHead.fit(X, fine, C=C, seed=seed)
+        self.fine_classes_ = self.fine_head.classes_
+
+    def _raw_proba(self, texts):
+        X = self._features(texts)
+        return self.label_head.predict_proba(X), self.fine_head.predict_proba(X)
+
+    def _save_weights(self, path):
+        save_heads(path / "heads.safetensors", self.label_head, self.fine_head)
+
+    def _load_weights(self, path):
+        self.label_head, self.fine_head = load_heads(path / "heads.safetensors")
+
+
+class EnsembleModel(BaseModel):
+    """Weighted average of member models' probabilities (members trained on the same data)."""
+
+    kind = "ensemble"
+
+    def __init__(self, decision=None, params=None, members: list[BaseModel] | None = None):
+        super().__init__(decision, params)
+        self.members = members or []
+
+    def _fit(self, texts, labels, fine):
+        if not self.members:
+            kinds = self.params.get("members", ["embed", "tfidf"])
+            sub = self.params.get("member_params", {})
+            self.members = [MODEL_KINDS[k](params=sub.get(k, {})) for k in kinds]
+        for m in self.members:
+            m.category_kind = self.category_kind
+            m._fit(texts, labels, fine)
+        self.fine_classes_ = self.members[0].fine_classes_
+        for m in self.members[1:]:
+            if list(m.fine_classes_) != list(self.fine_classes_):
+                raise ModelError("ensemble members disagree on classes")
+
+    def _weights(self) -> np.ndarray:
+        w = np.asarray(self.params.get("weights") or [1.0] * len(self.members), dtype=float)
+        return w / w.sum()
+
+    def _raw_proba(self, texts):
+        w = self._weights()
+        parts = [m._raw_proba(texts) for m in self.members]
+        label = sum(wi * p[0] for wi, p in zip(w, parts))
+        fine = sum(wi * p[1] for wi, p in zip(w, parts))
+        return label, fine
+
+    def _save_weights(self, path):
+        for i, m in enumerate(self.members):
+            sub = path / f"member{i}_{m.kind}"
+            sub.mkdir(parents=True, exist_ok=True)
+            m.fine_classes_ = self.fine_classes_
+            m._save_weights(sub)
+        (path / "members.json").write_text(json.dumps([{"kind": m.kind, "params": m.params} for m in self.members], indent=2))
+
+    def _load_weights(self, path):
+        spec = json.loads((path / "members.json").read_text())
+        self.members = []
+        for i, s in enumerate(spec):
+            m = MODEL_KINDS[s["kind"]](params=s.get("params", {}))
+            m._load_weights(path / f"member{i}_{s['kind']}")
+            m.fine_classes_ = self.fine_classes_
+            m.category_kind = self.category_kind
+            self.members.append(m)
+
+
+def save_heads(file: Path, label_head: LinearHead, fine_head: LinearHead) -> None:
+    from safetensors.numpy import save_file
+
+    save_file(
+        {"label_coef": label_head.coef, "label_intercept": label_head.intercept,
+         "fine_coef": fine_head.coef, "fine_intercept": fine_head.intercept},
+        str(file),
+        metadata={"label_classes": json.dumps([str(c) for c in label_head.classes_]),
+                  "fine_classes": json.dumps([str(c) for c in fine_head.classes_])},
+    )
+
+
+def load_heads(file: Path) -> tuple[LinearHead, LinearHead]:
+    from safetensors import safe_open
+
+    if not file.exists():
+        raise ModelError(f"{file}: missing", hint="the model directory is incomplete; retrain with `mythscan train`")
+    with safe_open(str(file), framework="numpy") as fh:
+        md = fh.metadata() or {}
+        t = {k: fh.get_tensor(k) for k in fh.keys()}
+    return (LinearHead(t["label_coef"], t["label_intercept"], json.loads(md["label_classes"])),
+            LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"])))
+
+
+MODEL_KINDS: dict[str, type[BaseModel]] = {"tfidf": TfidfModel, "embed": EmbedModel, "ensemble": EnsembleModel}
+
+
+def make_model(kind: str, params: dict | None = None, decision: Decision | None = None) -> BaseModel:
+    if kind not in MODEL_KINDS:
+        raise ModelError(f"unknown model kind {kind!r}", hint=f"choose one of {sorted(MODEL_KINDS)}")
+    return MODEL_KINDS[kind](decision=decision, params=params)

@@ -1,0 +1,96 @@
+"""Model directories: write atomically, load with checks, generate the model card."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+from .errors import ModelError
+from .models import MODEL_KINDS, BaseModel, Decision
+from .paths import models_dir
+
+DEFAULT_MODEL_FILE = "DEFAULT"  # models/DEFAULT holds the name (or name/version) of the default model
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for name in ("mythscan", "numpy", "scikit-learn", "skops", "onnxruntime", "tokenizers", "safetensors", "torch", "transformers"):
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def write_model_dir(model: BaseModel, path: Path, meta: dict) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        model._save_weights(tmp)
+        (tmp / "config.json").write_text(json.dumps(model.config(), indent=2) + "\n")
+        full_meta = {"name": path.name, "kind": model.kind, "labels": model.config()["labels"],
+                     "categories": [c for c in model.config()["fine_classes"] if c != "other"],
+                     "versions": library_versions(), **meta}
+        model.meta = full_meta
+        (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2, default=str) + "\n")
+        from .cards import model_card
+
+        (tmp / "README.md").write_text(model_card(full_meta, model.config()))
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    model.path = path
+    return path
+
+
+def resolve_model_path(name_or_path: str | Path | None = None) -> Path:
+    """A model directory from a path, a name under models/, or the default (models/DEFAULT)."""
+    root = models_dir()
+    if name_or_path is None:
+        marker = root / DEFAULT_MODEL_FILE
+        if not marker.exists():
+            raise ModelError(f"no default model: {marker} is missing", hint="train one with `mythscan train` or pass --model")
+        name_or_path = marker.read_text().strip()
+    p = Path(name_or_path)
+    for candidate in (p, root / p):
+        if (candidate / "config.json").exists():
+            return candidate
+        current = candidate / "CURRENT"
+        if current.exists() and (candidate / current.read_text().strip() / "config.json").exists():
+            return candidate / current.read_text().strip()
+    raise ModelError(f"model {name_or_path!s} not found (looked in {p} and {root / p})",
+                     hint="`mythscan models list` shows the models; train one with `mythscan train`")
+
+
+def load_model(name_or_path: str | Path | None = None) -> BaseModel:
+    path = resolve_model_path(name_or_path)
+    try:
+        config = json.loads((path / "config.json").read_text())
+        meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: config.json or meta.json is not valid JSON ({exc})", hint="retrain the model") from None
+    kind = config.get("kind")
+    if kind not in MODEL_KINDS:
+        raise ModelError(f"{path}: unknown model kind {kind!r}", hint="this mythscan may be older than the model")
+    import numpy as np
+
+    model = MODEL_KINDS[kind](decision=Decision(**config.get("decision", {})), params=config.get("params", {}))
+    model.fine_classes_ = np.asarray(config["fine_classes"])
+    model.category_kind = dict(config.get("category_kind", {}))
+    model._load_weights(path)
+    model.meta = meta
+    model.path = path
+    return model

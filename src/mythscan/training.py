@@ -1,0 +1,149 @@
+"""Training: a TOML config in, a model directory (weights, config, meta.json, card) out.
+
+Thresholds and calibration come from group-aware cross-validation on the train split only; the
+fixed test split is used once, after training, to report metrics.
+"""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+from .models import LABELS, Decision, make_model
+from .paths import models_dir, training_dir
+
+
+@dataclass
+class TrainConfig:
+    name: str
+    kind: str = "tfidf"
+    params: dict = field(default_factory=dict)
+    seed: int = 0
+    cv_folds: int = 5
+    tune_threshold: bool = True
+    calibrate: bool = True
+    review_band: float = 0.15
+    threshold: float = 0.5
+    description: str = ""
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrainConfig":
+        p = Path(path)
+        if not p.exists() and not p.suffix:
+            p = training_dir() / f"{path}.toml"
+        if not p.exists():
+            raise ConfigError(f"training config {path} not found", hint=f"see {training_dir()} for the configs")
+        try:
+            raw = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+        return cls.from_dict(raw, where=str(p))
+
+    @classmethod
+    def from_dict(cls, raw: dict, where: str = "config") -> "TrainConfig":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys {unknown}", hint=f"known keys: {sorted(known)}")
+        if "name" not in raw:
+            raise ConfigError(f"{where}: missing `name`")
+        cfg = cls(**raw)
+        cfg.params.setdefault("seed", cfg.seed)
+        return cfg
+
+
+def fit_temperature(proba: np.ndarray, y_idx: np.ndarray) -> float:
+    """The temperature that minimises the negative log-likelihood of out-of-fold predictions."""
+    logp = np.log(np.clip(proba, 1e-12, 1))
+    best_t, best = 1.0, np.inf
+    for t in np.exp(np.linspace(np.log(0.25), np.log(4.0), 81)):
+        z = logp / t
+        z -= z.max(1, keepdims=True)
+        lp = z - np.log(np.exp(z).sum(1, keepdims=True))
+        nll = -lp[np.arange(len(y_idx)), y_idx].mean()
+        if nll < best:
+            best, best_t = nll, float(t)
+    return best_t
+
+
+def best_threshold(p_myth: np.ndarray, is_myth: np.ndarray) -> float:
+    best_t, best_f = 0.5, -1.0
+    for t in np.round(np.arange(0.2, 0.81, 0.01), 2):
+        pred = p_myth >= t
+        tp = np.sum(pred & is_myth)
+        f = 2 * tp / (pred.sum() + is_myth.sum()) if (pred.sum() + is_myth.sum()) else 0
+        if f > best_f + 1e-9:
+            best_f, best_t = f, float(t)
+    return best_t
+
+
+def cross_validate(cfg: TrainConfig, train_df, *, progress=None) -> dict:
+    """Group-aware k-fold on the train split: out-of-fold probabilities, fold metrics."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from .evaluation import compute_metrics
+    from .models import apply_temperature, decide
+
+    texts = train_df["text"].astype(str).tolist()
+    labels = train_df["label"].to_numpy(dtype=object)
+    cats = [c or None for c in train_df["category"].astype(str)]
+    folds = StratifiedGroupKFold(n_splits=cfg.cv_folds, shuffle=True, random_state=cfg.seed)
+    oof = np.zeros((len(texts), 3))
+    fold_ids = np.zeros(len(texts), dtype=int)
+    strat = np.array([c or "other" for c in cats], dtype=object)
+    for k, (tr, va) in enumerate(folds.split(texts, strat, groups=train_df["group"].astype(str))):
+        model = make_model(cfg.kind, dict(cfg.params))
+        model.fit([texts[i] for i in tr], labels[tr], [cats[i] for i in tr])
+        oof[va] = model._raw_proba([texts[i] for i in va])[0]
+        fold_ids[va] = k
+        if progress:
+            progress(k + 1, cfg.cv_folds)
+    y_idx = np.array([LABELS.index(lab) for lab in labels])
+    temperature = fit_temperature(oof, y_idx) if cfg.calibrate else 1.0
+    cal = apply_temperature(oof, temperature)
+    threshold = best_threshold(cal[:, LABELS.index("myth")], labels == "myth") if cfg.tune_threshold else cfg.threshold
+    per_fold = []
+    for k in range(cfg.cv_folds):
+        m = fold_ids == k
+        fm = compute_metrics(labels[m], decide(cal[m], threshold), cal[m])
+        per_fold.append({"myth_f1": fm["myth"]["f1"], "macro_f1": fm["macro_f1"], "ece": fm["ece"]})
+    summary = {k: {"mean": round(float(np.mean([f[k] for f in per_fold])), 4), "std": round(float(np.std([f[k] for f in per_fold])), 4)}
+               for k in per_fold[0]}
+    return {"folds": cfg.cv_folds, "temperature": round(temperature, 4), "threshold": threshold, "per_fold": per_fold, "summary": summary}
+
+
+def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = None, out_dir: str | Path | None = None,
+          evaluate_test: bool = True, progress=None):
+    """Train a model from a config; returns (model, path, meta)."""
+    from .data import data_hash, load_splits
+    from .evaluation import evaluate_model, headline
+
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_file(config)
+    train_df, test_df = load_splits(labels_path)
+    if train_df.empty:
+        raise ConfigError("the train split is empty", hint="check the `split` column of the label files")
+    t0 = time.perf_counter()
+    cv = cross_validate(cfg, train_df, progress=progress) if cfg.cv_folds >= 2 and (cfg.tune_threshold or cfg.calibrate) else None
+    decision = Decision(threshold=cv["threshold"] if cv else cfg.threshold, review_band=cfg.review_band,
+                        temperature=cv["temperature"] if cv else 1.0)
+    model = make_model(cfg.kind, dict(cfg.params), decision)
+    model.fit(train_df["text"].tolist(), train_df["label"].tolist(), [c or None for c in train_df["category"]])
+    train_seconds = round(time.perf_counter() - t0, 2)
+    meta: dict = {
+        "description": cfg.description, "config": cfg.__dict__, "data_hash": data_hash(train_df),
+        "test_data_hash": data_hash(test_df) if not test_df.empty else None, "train_sentences": int(len(train_df)),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "training_seconds": train_seconds,
+        "decision": decision.__dict__, "cv": cv,
+    }
+    if evaluate_test and not test_df.empty:
+        m, _ = evaluate_model(model, test_df)
+        meta["test_metrics"] = headline(m)
+        meta["test_metrics_full"] = {k: m[k] for k in ("myth", "per_label", "per_category", "contrast_pairs", "confusion", "ece_myth", "keyword_baseline_myth", "keyword_baseline_pairs_myth") if k in m}
+    path = Path(out_dir) if out_dir else models_dir() / cfg.name
+    model.save(path, meta)
+    return model, path, meta

@@ -142,3 +142,22 @@ def get_encoder(quantized: bool = False) -> Encoder:
         if key not in _ENCODERS:
             _ENCODERS[key] = Encoder(quantized=quantized)
         return _ENCODERS[key]
+
+
+_CACHE: dict[tuple[bool, str], np.ndarray] = {}
+_CACHE_MAX = 50_000
+
+
+def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = 64) -> np.ndarray:
+    """Encode with a bounded in-process memo, so cross-validation folds and repeated training
+    runs do not re-encode the same sentences (embeddings do not depend on the fold)."""
+    missing = list(dict.fromkeys(t for t in texts if (quantized, t) not in _CACHE))
+    if missing:
+        vecs = get_encoder(quantized).encode(missing, batch_size=batch_size)
+        if len(_CACHE) + len(missing) > _CACHE_MAX:
+            _CACHE.clear()
+        if len(missing) <= _CACHE_MAX:
+            _CACHE.update({(quantized, t): v for t, v in zip(missing, vecs)})
+        else:
+            return get_encoder(quantized).encode(list(texts), batch_size=batch_size)
+    return np.stack([_CACHE[(quantized, t)] for t in texts]) if texts else np.zeros((0, Encoder.dim), np.float32)

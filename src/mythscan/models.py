@@ -5,12 +5,12 @@ Two heads share one featuriser: a 3-way label head and a fine head over `other` 
 category; the category of a sentence is the best fine class of its predicted label's kind.
 
 Kinds:
-- ``tfidf``: word 1-2 + char 3-5 TF-IDF, logistic regression (skops on disk).
+- ``tfidf``: word 1-2 + char 3-5 TF-IDF, logistic regression (vocabulary JSON + safetensors).
 - ``embed``: frozen MiniLM embeddings (onnxruntime), logistic-regression heads (safetensors).
 - ``ensemble``: the average of an embed and a tfidf model's probabilities (weights in config).
 
 Saved models are directories: config.json, meta.json, README.md (card) and weights. Nothing is
-pickled: skops with an allow-list for scikit-learn parts, safetensors for arrays.
+pickled: fitted scikit-learn parts are stored as their arrays (safetensors) and JSON.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from .errors import ModelError
 
 LABELS = ["accurate", "myth", "other"]  # sorted, as scikit-learn orders classes_
 FORMAT_VERSION = 1
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.sparse.", "builtins.", "collections.")
 
 
 @dataclass
@@ -207,21 +206,42 @@ class TfidfModel(BaseModel):
         return self.label_head.predict_proba(X), self.fine_head.predict_proba(X)
 
     def _save_weights(self, path):
-        import skops.io as sio
+        # The fitted vectorizers are kept as their parts (vocabulary as JSON, idf as safetensors)
+        # rather than a skops tree: skops took ~11 s to load a 100k-term vocabulary, this takes ms.
+        from safetensors.numpy import save_file
 
-        sio.dump(self.vectorizer, path / "vectorizer.skops")
+        state, arrays = {}, {}
+        for name, vec in self.vectorizer.transformer_list:
+            vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
+            state[name] = {"params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vec.get_params().items()
+                                      if k in _VEC_PARAMS}, "vocabulary": vocab}
+            arrays[f"{name}_idf"] = np.ascontiguousarray(vec.idf_, dtype=np.float64)
+        (path / "vectorizer.json").write_text(json.dumps(state, ensure_ascii=False))
+        save_file(arrays, str(path / "vectorizer.safetensors"))
         save_heads(path / "heads.safetensors", self.label_head, self.fine_head)
 
     def _load_weights(self, path):
-        import skops.io as sio
+        from safetensors.numpy import load_file
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import FeatureUnion
 
-        file = path / "vectorizer.skops"
-        untrusted = sio.get_untrusted_types(file=file)
-        bad = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
-        if bad:
-            raise ModelError(f"{file}: holds types outside the allow-list: {bad}", hint="only load models you trust; retrain it")
-        self.vectorizer = sio.load(file, trusted=untrusted)
+        try:
+            state = json.loads((path / "vectorizer.json").read_text(encoding="utf-8"))
+            arrays = load_file(str(path / "vectorizer.safetensors"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{path}: vectorizer files missing or unreadable ({exc})", hint="retrain with `mythscan train`") from None
+        parts = []
+        for name, st in state.items():
+            params = dict(st["params"])
+            params["ngram_range"] = tuple(params["ngram_range"])
+            vec = TfidfVectorizer(vocabulary={t: i for i, t in enumerate(st["vocabulary"])}, **params)
+            vec.idf_ = arrays[f"{name}_idf"]
+            parts.append((name, vec))
+        self.vectorizer = FeatureUnion(parts)
         self.label_head, self.fine_head = load_heads(path / "heads.safetensors")
+
+
+_VEC_PARAMS = ("analyzer", "ngram_range", "lowercase", "sublinear_tf", "min_df", "norm", "use_idf", "smooth_idf", "strip_accents", "token_pattern")
 
 
 class EmbedModel(BaseModel):
@@ -230,9 +250,9 @@ class EmbedModel(BaseModel):
     kind = "embed"
 
     def _features(self, texts: list[str]) -> np.ndarray:
-        from .encoder import get_encoder
+        from .encoder import encode_cached
 
-        return get_encoder(quantized=bool(self.params.get("quantized", False))).encode(texts, batch_size=self.params.get("batch_size", 64))
+        return encode_cached(texts, quantized=bool(self.params.get("quantized", False)), batch_size=self.params.get("batch_size", 64))
 
     def _fit(self, texts, labels, fine):
         X = self._features(texts)

@@ -18,7 +18,7 @@ DEFAULT_MODEL_FILE = "DEFAULT"  # models/DEFAULT holds the name (or name/version
 
 def library_versions() -> dict[str, str]:
     out = {}
-    for name in ("mythscan", "numpy", "scikit-learn", "skops", "onnxruntime", "tokenizers", "safetensors", "torch", "transformers"):
+    for name in ("mythscan", "numpy", "scikit-learn", "onnxruntime", "tokenizers", "safetensors", "torch", "transformers"):
         try:
             out[name] = importlib_metadata.version(name)
         except importlib_metadata.PackageNotFoundError:

@@ -71,10 +71,13 @@ def decode_bytes(data: bytes, where: str, declared: str | None = None) -> tuple[
             pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[: 2 * 1024 * 1024]).best()
-    if best is None:
+    matches = list(from_bytes(data[: 2 * 1024 * 1024]))
+    if not matches:
         raise InputError(f"{where}: could not detect the text encoding", hint="save the file as UTF-8")
-    enc = best.encoding
+    best = min(matches, key=lambda m: m.chaos)
+    # Western single-byte code pages often tie; English news is far likelier to be Windows-1252.
+    tied = {m.encoding for m in matches if m.chaos <= best.chaos + 0.01}
+    enc = "cp1252" if tied & {"cp1252", "latin_1", "iso8859_15"} else best.encoding
     return data.decode(enc, errors="replace"), enc
 
 
@@ -105,7 +108,7 @@ def extract_html(html: str, where: str, url: str | None = None) -> Document:
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, favor_precision=False)
     data = doc.as_dict() if hasattr(doc, "as_dict") else (doc or {})
     text = (data.get("text") or "").strip()
-    if not text:
+    if len(text.split()) < 4:  # navigation crumbs are not an article
         raise InputError(f"{where}: no article text found in the HTML", hint="check that the page holds an article, not only navigation or scripts")
     title = data.get("title")
     # keep the headline as the first line so it is scored too

@@ -1,0 +1,94 @@
+import json
+
+import numpy as np
+import pytest
+
+from mythscan import load_model
+from mythscan.data import load_splits
+from mythscan.errors import ModelError
+from mythscan.evaluation import evaluate_model
+from mythscan.models import LABELS, TfidfModel, decide
+
+
+def test_tiny_model_directory_and_meta(tiny_model):
+    names = {p.name for p in tiny_model.iterdir()}
+    assert {"config.json", "meta.json", "README.md", "vectorizer.json", "vectorizer.safetensors", "heads.safetensors"} <= names
+    assert not any(n.endswith((".pkl", ".pickle", ".joblib")) for n in names)
+    meta = json.loads((tiny_model / "meta.json").read_text())
+    assert meta["labels"] == LABELS
+    assert len(meta["data_hash"]) == 16
+    assert "scikit-learn" in meta["versions"]
+    assert 0.2 <= meta["decision"]["threshold"] <= 0.8
+    assert meta["cv"]["folds"] == 3 and "myth_f1" in meta["cv"]["summary"]
+    assert "Model card" in (tiny_model / "README.md").read_text()
+
+
+def test_save_load_round_trip_is_exact(tiny_model, tiny_labels, tmp_path):
+    model = load_model(tiny_model)
+    train, test = load_splits(tiny_labels)
+    texts = test["text"].tolist()
+    p1, l1, c1 = model.predict_all(texts)
+    model.save(tmp_path / "copy", model.meta)
+    p2, l2, c2 = load_model(tmp_path / "copy").predict_all(texts)
+    np.testing.assert_array_equal(p1, p2)
+    assert list(l1) == list(l2) and c1 == c2
+    # evaluation of the reloaded model reproduces the stored test metrics
+    m, _ = evaluate_model(load_model(tmp_path / "copy"), test)
+    assert m["myth"]["f1"] == model.meta["test_metrics"]["myth_f1"]
+
+
+def test_sklearn_conventions(tiny_model):
+    model = load_model(tiny_model)
+    texts = ["Every Chinese citizen is given one national score.", "Alibaba's profit rose in the quarter."]
+    proba = model.predict_proba(texts)
+    assert proba.shape == (2, 3)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-6)
+    assert list(model.classes_) == LABELS
+    assert set(model.predict(texts)) <= set(LABELS)
+
+
+def test_training_is_reproducible(tiny_labels):
+    train, _ = load_splits(tiny_labels)
+    args = (train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
+    a = TfidfModel(params={"C": 5.0}).fit(*args).predict_proba(train["text"].tolist()[:20])
+    b = TfidfModel(params={"C": 5.0}).fit(*args).predict_proba(train["text"].tolist()[:20])
+    np.testing.assert_allclose(a, b, atol=1e-9)
+
+
+def test_decide_threshold():
+    p = np.array([[0.2, 0.45, 0.35], [0.5, 0.3, 0.2], [0.1, 0.3, 0.6]])
+    assert list(decide(p, 0.4)) == ["myth", "accurate", "other"]
+    assert list(decide(p, 0.5)) == ["other", "accurate", "other"]
+
+
+def test_categories_follow_the_label(tiny_model):
+    model = load_model(tiny_model)
+    _, labels, cats = model.predict_all(["Every Chinese citizen is given one national score by the state.",
+                                         "The weather in Beijing was sunny on Sunday."])
+    for lab, cat in zip(labels, cats):
+        if lab == "other":
+            assert cat is None
+        else:
+            assert cat.startswith("M-" if lab == "myth" else "A-")
+
+
+def test_missing_and_bad_model_dirs(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "nothing")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("{not json")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        load_model(tmp_path / "bad")
+
+
+def test_embed_model_round_trip(tiny_labels, tmp_path):
+    """The frozen-MiniLM model: onnxruntime encoder, safetensors heads, exact reload."""
+    from mythscan.models import EmbedModel
+
+    train, test = load_splits(tiny_labels)
+    m = EmbedModel(params={"C": 4.0}).fit(train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
+    m.save(tmp_path / "embed", {"name": "embed-test"})
+    assert (tmp_path / "embed" / "heads.safetensors").stat().st_size < 200_000
+    a = m.predict_proba(test["text"].tolist())
+    b = load_model(tmp_path / "embed").predict_proba(test["text"].tolist())
+    np.testing.assert_allclose(a, b, atol=1e-6)

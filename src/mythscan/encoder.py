@@ -36,6 +36,17 @@ def onnx_path(quantized: bool = False) -> Path:
     return cache_dir() / "minilm" / ("model_int8.onnx" if quantized else "model.onnx")
 
 
+def load_torch_bert():
+    """The packaged MiniLM as a transformers BertModel (imports torch: training and export only)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from transformers import AutoModel
+    except ImportError:
+        raise ModelError("this step needs torch and transformers", hint="pip install -e . (they are dependencies)") from None
+    return AutoModel.from_pretrained(str(weights_dir()))
+
+
 def build_onnx(quantized: bool = False, *, verbose: bool = True) -> Path:
     """Export the packaged MiniLM to ONNX (fp32, optionally dynamic int8) in the cache directory."""
     target = onnx_path(quantized)
@@ -48,39 +59,7 @@ def build_onnx(quantized: bool = False, *, verbose: bool = True) -> Path:
             import sys
 
             print(f"mythscan: building the MiniLM ONNX encoder in {fp32.parent} (once, ~30 s)...", file=sys.stderr)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        try:
-            import torch
-            from transformers import AutoModel
-        except ImportError:
-            raise ModelError("building the ONNX encoder needs torch and transformers", hint="pip install -e . (they are dependencies)") from None
-        bert = AutoModel.from_pretrained(str(weights_dir()))
-        bert.eval()
-
-        class _Wrapper(torch.nn.Module):  # keyword call: transformers 5 reordered forward()'s arguments
-            def __init__(self, inner):
-                super().__init__()
-                self.inner = inner
-
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
-
-        model = _Wrapper(bert)
-        ids = torch.ones((2, 16), dtype=torch.long)
-        tmp = fp32.with_suffix(".tmp")
-        with torch.no_grad():
-            torch.onnx.export(
-                model,
-                (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-                str(tmp),
-                input_names=["input_ids", "attention_mask", "token_type_ids"],
-                output_names=["last_hidden_state"],
-                dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
-                opset_version=17,
-                dynamo=False,
-            )
-        os.replace(tmp, fp32)
+        export_onnx(load_torch_bert(), fp32)
     if quantized:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -90,16 +69,49 @@ def build_onnx(quantized: bool = False, *, verbose: bool = True) -> Path:
     return target
 
 
+def export_onnx(bert, target: Path) -> Path:
+    """Export a transformers BertModel to ONNX (last_hidden_state), atomically."""
+    import torch
+
+    bert.eval()
+
+    class _Wrapper(torch.nn.Module):  # keyword call: transformers 5 reordered forward()'s arguments
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    model = _Wrapper(bert)
+    ids = torch.ones((2, 16), dtype=torch.long)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    with torch.no_grad():
+        torch.onnx.export(
+            model,
+            (ids, torch.ones_like(ids), torch.zeros_like(ids)),
+            str(tmp),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
+            opset_version=17,
+            dynamo=False,
+        )
+    os.replace(tmp, target)
+    return target
+
+
 class Encoder:
     """Mean-pooled, L2-normalised MiniLM embeddings (384 floats per sentence)."""
 
     dim = 384
 
-    def __init__(self, quantized: bool = False, threads: int | None = None):
+    def __init__(self, quantized: bool = False, threads: int | None = None, path: Path | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        path = build_onnx(quantized)
+        path = path or build_onnx(quantized)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         opts.inter_op_num_threads = 1
@@ -144,20 +156,22 @@ def get_encoder(quantized: bool = False) -> Encoder:
         return _ENCODERS[key]
 
 
-_CACHE: dict[tuple[bool, str], np.ndarray] = {}
+_CACHE: dict[tuple[str, str], np.ndarray] = {}
 _CACHE_MAX = 50_000
 
 
-def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = 64) -> np.ndarray:
+def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = 64, encoder: "Encoder | None" = None,
+                  key: str | None = None) -> np.ndarray:
     """Encode with a bounded in-process memo, so cross-validation folds and repeated training
     runs do not re-encode the same sentences (embeddings do not depend on the fold)."""
-    missing = list(dict.fromkeys(t for t in texts if (quantized, t) not in _CACHE))
+    enc = encoder or get_encoder(quantized)
+    key = key or f"base-q{int(quantized)}"
+    missing = list(dict.fromkeys(t for t in texts if (key, t) not in _CACHE))
     if missing:
-        vecs = get_encoder(quantized).encode(missing, batch_size=batch_size)
+        if len(missing) > _CACHE_MAX:
+            return enc.encode(list(texts), batch_size=batch_size)
+        vecs = enc.encode(missing, batch_size=batch_size)
         if len(_CACHE) + len(missing) > _CACHE_MAX:
             _CACHE.clear()
-        if len(missing) <= _CACHE_MAX:
-            _CACHE.update({(quantized, t): v for t, v in zip(missing, vecs)})
-        else:
-            return get_encoder(quantized).encode(list(texts), batch_size=batch_size)
-    return np.stack([_CACHE[(quantized, t)] for t in texts]) if texts else np.zeros((0, Encoder.dim), np.float32)
+        _CACHE.update({(key, t): v for t, v in zip(missing, vecs)})
+    return np.stack([_CACHE[(key, t)] for t in texts]) if texts else np.zeros((0, Encoder.dim), np.float32)

@@ -348,10 +348,25 @@ def load_heads(file: Path) -> tuple[LinearHead, LinearHead]:
             LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"])))
 
 
-MODEL_KINDS: dict[str, type[BaseModel]] = {"tfidf": TfidfModel, "embed": EmbedModel, "ensemble": EnsembleModel}
+class _Kinds(dict):
+    """Model kinds by name; the fine-tuned kind is imported only when asked for."""
+
+    def __missing__(self, kind):
+        if kind == "finetune":
+            from .finetune import FinetuneModel
+
+            self[kind] = FinetuneModel
+            return FinetuneModel
+        raise KeyError(kind)
+
+    def __contains__(self, kind):
+        return kind == "finetune" or dict.__contains__(self, kind)
+
+
+MODEL_KINDS: dict[str, type[BaseModel]] = _Kinds(tfidf=TfidfModel, embed=EmbedModel, ensemble=EnsembleModel)
 
 
 def make_model(kind: str, params: dict | None = None, decision: Decision | None = None) -> BaseModel:
     if kind not in MODEL_KINDS:
-        raise ModelError(f"unknown model kind {kind!r}", hint=f"choose one of {sorted(MODEL_KINDS)}")
+        raise ModelError(f"unknown model kind {kind!r}", hint=f"choose one of {sorted([*MODEL_KINDS, 'finetune'])}")
     return MODEL_KINDS[kind](decision=decision, params=params)

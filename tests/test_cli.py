@@ -143,7 +143,7 @@ def test_classify_contract_all_formats(project_home, tmp_path):
 def test_train_evaluate_and_models_list(project_home, tiny_labels, tmp_path):
     cfg = tmp_path / "mini.toml"
     cfg.write_text('name = "mini"\nkind = "tfidf"\ncv_folds = 3\n[params]\nC = 5.0\n')
-    r = run_cli("train", "--config", str(cfg), "--labels", str(tiny_labels), home=project_home)
+    r = run_cli("train", "--config", str(cfg), "--labels", str(tiny_labels), "--out", str(project_home / "models" / "mini"), home=project_home)
     assert r.returncode == 0, r.stderr.decode()
     assert (project_home / "models" / "mini" / "meta.json").exists()
     r = run_cli("evaluate", "--model", "mini", "--data", str(tiny_labels), "--out", str(tmp_path / "rep"), home=project_home)

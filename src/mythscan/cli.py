@@ -184,11 +184,14 @@ def labels_stats(path: Optional[Path] = typer.Argument(None, help="A label file 
 
 @app.command()
 @cli_errors
-def train(config: str = typer.Option("default", "--config", "-c", help="Training config: a path or a name in training/ (e.g. tfidf, embed)."),
+def train(config: str = typer.Option("default", "--config", "-c", help="Training config: a path or a name in training/ (tfidf, embed, ensemble, finetune)."),
           labels: Optional[Path] = typer.Option(None, help="Label file or directory (default: labels/)."),
-          out: Optional[Path] = typer.Option(None, help="Model directory to write (default: models/<name>)."),
-          set_default: bool = typer.Option(False, "--set-default", help="Make the new model the default (models/DEFAULT).")):
-    """Train a model from a config on the train split; write weights, meta.json and a model card."""
+          out: Optional[Path] = typer.Option(None, help="Model directory to write (default: models/<name>/<version>/)."),
+          promote: bool = typer.Option(False, "--promote", help="Make the new model the default even if a headline metric regressed."),
+          no_promote: bool = typer.Option(False, "--no-promote", help="Never change the default model.")):
+    """Train a model version, compare it with the default on the test split, and promote it if it is not worse."""
+    from .data import load_splits
+    from .registry import TOLERANCE, compare_with_default, ref_of, set_default
     from .training import train as do_train
 
     def progress(k, n):
@@ -198,11 +201,17 @@ def train(config: str = typer.Option("default", "--config", "-c", help="Training
     tm = meta.get("test_metrics") or {}
     typer.echo(f"trained {path} in {meta['training_seconds']} s; threshold {meta['decision']['threshold']}, "
                f"test myth F1 {tm.get('myth_f1')}, macro-F1 {tm.get('macro_f1')}, pairs {tm.get('contrast_pair_accuracy')}, ECE {tm.get('ece')}")
-    if set_default:
-        from .registry import set_default as _set
-
-        _set(path)
-        typer.echo(f"default model is now {path.name}")
+    if no_promote or out:
+        return
+    cmp = compare_with_default(path, load_splits(labels)[1])
+    if cmp.default is not None:
+        typer.echo("compared with the default on the fixed test split:\n" + cmp.table())
+    if cmp.ok or promote:
+        ref = set_default(path, reason="promote" if cmp.ok else "forced")
+        typer.echo(f"default model is now {ref}" + ("" if cmp.ok else " (forced with --promote despite: " + ", ".join(cmp.regressions) + ")"))
+    else:
+        typer.echo(f"kept the default: the new model regressed on {', '.join(cmp.regressions)} beyond the tolerance {TOLERANCE}; "
+                   f"promote it anyway with `mythscan models promote {ref_of(path)}`")
 
 
 @app.command()
@@ -230,6 +239,48 @@ def models_list():
     typer.echo(list_models())
 
 
+@models_app.command("show")
+@cli_errors
+def models_show(name: Optional[str] = typer.Argument(None, help="Model name, name/version or directory (default: the default).")):
+    """Print a model's card."""
+    from .registry import show_model
+
+    typer.echo(show_model(name))
+
+
+@models_app.command("promote")
+@cli_errors
+def models_promote(name: str = typer.Argument(..., help="Model name, name/version or directory.")):
+    """Make a model version the default."""
+    from .registry import set_default
+
+    typer.echo(f"default model is now {set_default(Path(name), reason='promote')}")
+
+
+@models_app.command("rollback")
+@cli_errors
+def models_rollback():
+    """Make the previous default the default again."""
+    from .registry import rollback
+
+    typer.echo(f"default model is now {rollback()}")
+
+
+@labels_app.command("add")
+@cli_errors
+def labels_add(file: Path = typer.Argument(..., help="CSV/JSONL rows (text, label, category[, group, register, notes]) or a Label Studio JSON export."),
+               annotator: str = typer.Option("unknown", "--annotator", help="Who labelled the batch (recorded as provenance)."),
+               replace: bool = typer.Option(False, "--replace", help="Relabel texts that already exist with another label."),
+               target: Optional[Path] = typer.Option(None, help="Label file to add to (default: labels/sentences.csv).")):
+    """Validate a batch and add it: duplicates skipped, conflicts refused, groups and split assigned, written atomically."""
+    from .labelling import add_labels
+
+    report = add_labels(file, target=target, annotator=annotator, replace=replace)
+    for t in report.skipped_duplicates[:20]:
+        typer.echo(f"skipped duplicate: {t[:100]}", err=True)
+    typer.echo(report.summary())
+
+
 @app.command("build-encoder")
 @cli_errors
 def build_encoder(quantized: bool = typer.Option(False, help="Also build the int8 variant.")):
@@ -239,6 +290,10 @@ def build_encoder(quantized: bool = typer.Option(False, help="Also build the int
     typer.echo(str(build_onnx(False)))
     if quantized:
         typer.echo(str(build_onnx(True)))
+
+
+from .cli_batch import register as _register_batch
+_register_batch(app)
 
 
 def main() -> None:  # console-script entry point

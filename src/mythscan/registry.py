@@ -1,18 +1,40 @@
-"""The model registry: models/<name>/ directories and models/DEFAULT naming the default."""
+"""The model registry: versions under models/<name>/<version>/, the default in models/DEFAULT,
+and the history of defaults in models/HISTORY (one line per change, newest last) for rollback."""
 
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import ModelError
 from .fileio import atomic_write_text
 from .paths import models_dir
 from .persistence import DEFAULT_MODEL_FILE
 
+HISTORY_FILE = "HISTORY"
+# A new model may not be worse than the default by more than this on any headline metric.
+TOLERANCE = {"myth_f1": 0.01, "macro_f1": 0.01, "contrast_pair_accuracy": 0.02, "ece": 0.02}
+LOWER_IS_BETTER = {"ece"}
+
+
+def new_version() -> str:
+    return time.strftime("v%Y%m%d-%H%M%S", time.gmtime())
+
 
 def model_dirs() -> list[Path]:
+    """Every model directory (flat models/<name>/ or versioned models/<name>/<version>/)."""
     root = models_dir()
-    return sorted(p.parent for p in root.glob("*/config.json")) if root.exists() else []
+    if not root.exists():
+        return []
+    return sorted({p.parent for p in [*root.glob("*/config.json"), *root.glob("*/*/config.json")]})
+
+
+def ref_of(path: Path) -> str:
+    path = Path(path).resolve()
+    root = models_dir().resolve()
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def default_name() -> str | None:
@@ -20,22 +42,109 @@ def default_name() -> str | None:
     return marker.read_text().strip() if marker.exists() else None
 
 
-def set_default(path: Path) -> None:
-    path = Path(path).resolve()
-    root = models_dir().resolve()
-    name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-    atomic_write_text(models_dir() / DEFAULT_MODEL_FILE, name + "\n")
+def history() -> list[str]:
+    f = models_dir() / HISTORY_FILE
+    return [ln.split("\t")[-1] for ln in f.read_text().splitlines() if ln.strip()] if f.exists() else []
+
+
+def set_default(path: Path, reason: str = "set") -> str:
+    from .persistence import resolve_model_path
+
+    target = resolve_model_path(path)
+    ref = ref_of(target)
+    atomic_write_text(models_dir() / DEFAULT_MODEL_FILE, ref + "\n")
+    hist = models_dir() / HISTORY_FILE
+    with hist.open("a", encoding="utf-8") as fh:  # append-only log
+        fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\t{reason}\t{ref}\n")
+    return ref
+
+
+def rollback() -> str:
+    """Make the previous default the default again."""
+    hist = history()
+    current = default_name()
+    previous = [h for h in hist if h != current]
+    if not previous:
+        raise ModelError("no earlier default to roll back to", hint="`mythscan models list` shows the models")
+    # walk back from the end to the last entry before the current default
+    idx = max(i for i, h in enumerate(hist) if h == current) if current in hist else len(hist)
+    earlier = [h for h in hist[:idx] if h != current]
+    if not earlier:
+        raise ModelError(f"{current} is the oldest default in models/{HISTORY_FILE}", hint="promote a version instead")
+    return set_default(models_dir() / earlier[-1], reason="rollback")
+
+
+def _meta(d: Path) -> dict:
+    try:
+        return json.loads((d / "meta.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def list_models() -> str:
     default = default_name()
-    rows = ["  name            kind      myth_F1  macro_F1  pairs   ECE     trained"]
+    rows = [f"  {'model':<34}{'kind':<10}{'myth_F1':>8}{'macroF1':>8}{'pairs':>7}{'ECE':>7}  trained"]
     for d in model_dirs():
-        meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").exists() else {}
+        meta = _meta(d)
         tm = meta.get("test_metrics") or {}
-        mark = "*" if d.name == default else " "
-        rows.append(f"{mark} {d.name:<15} {meta.get('kind', '?'):<9} {tm.get('myth_f1', '-'):<8} {tm.get('macro_f1', '-'):<9} "
-                    f"{tm.get('contrast_pair_accuracy', '-'):<7} {tm.get('ece', '-'):<7} {meta.get('trained_at', '-')}")
+        ref = ref_of(d)
+        mark = "*" if ref == default else " "
+        fmt = lambda v: f"{v:.3f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
+        rows.append(f"{mark} {ref:<34}{meta.get('kind', '?'):<10}{fmt(tm.get('myth_f1')):>8}{fmt(tm.get('macro_f1')):>8}"
+                    f"{fmt(tm.get('contrast_pair_accuracy')):>7}{fmt(tm.get('ece')):>7}  {meta.get('trained_at', '-')}")
     if len(rows) == 1:
         rows.append("  (no models: train one with `mythscan train`)")
     return "\n".join(rows)
+
+
+def show_model(name: str | None) -> str:
+    from .persistence import resolve_model_path
+
+    d = resolve_model_path(name)
+    card = d / "README.md"
+    return card.read_text() if card.exists() else json.dumps(_meta(d), indent=2)
+
+
+@dataclass
+class Comparison:
+    candidate: dict
+    default: dict | None
+    regressions: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.regressions
+
+    def table(self) -> str:
+        lines = [f"{'metric':<24}{'new':>8}{'default':>9}  tolerance"]
+        for k, tol in TOLERANCE.items():
+            new = self.candidate.get(k)
+            old = (self.default or {}).get(k)
+            flag = "  REGRESSED" if k in self.regressions else ""
+            lines.append(f"{k:<24}{_f(new):>8}{_f(old):>9}  {tol}{flag}")
+        return "\n".join(lines)
+
+
+def _f(v) -> str:
+    return f"{v:.3f}" if isinstance(v, (int, float)) else "-"
+
+
+def compare_with_default(candidate_dir: Path, test_df) -> Comparison:
+    """Evaluate the candidate and the current default on the same test split, in this run."""
+    from .evaluation import evaluate_model, headline
+    from .persistence import load_model
+
+    cand = headline(evaluate_model(load_model(candidate_dir), test_df)[0])
+    default = default_name()
+    if not default or not (models_dir() / default / "config.json").exists():
+        return Comparison(cand, None, [])
+    old = headline(evaluate_model(load_model(models_dir() / default), test_df)[0])
+    regressions = []
+    for k, tol in TOLERANCE.items():
+        a, b = cand.get(k), old.get(k)
+        if a is None or b is None:
+            continue
+        worse = (a - b) if k in LOWER_IS_BETTER else (b - a)
+        if worse > tol:
+            regressions.append(k)
+    return Comparison(cand, old, regressions)

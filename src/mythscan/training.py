@@ -144,6 +144,15 @@ def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = 
         m, _ = evaluate_model(model, test_df)
         meta["test_metrics"] = headline(m)
         meta["test_metrics_full"] = {k: m[k] for k in ("myth", "per_label", "per_category", "contrast_pairs", "confusion", "ece_myth", "keyword_baseline_myth", "keyword_baseline_pairs_myth") if k in m}
-    path = Path(out_dir) if out_dir else models_dir() / cfg.name
+    if out_dir:
+        path = Path(out_dir)
+    else:
+        from .fileio import atomic_write_text
+        from .registry import new_version
+
+        meta["version"] = new_version()
+        path = models_dir() / cfg.name / meta["version"]
     model.save(path, meta)
+    if not out_dir:
+        atomic_write_text(models_dir() / cfg.name / "CURRENT", meta["version"] + "\n")
     return model, path, meta

@@ -1,0 +1,505 @@
+"""`mythscan batch`: score a whole archive, streaming, resumable, with a report.
+
+Pipeline per article: read (batch_inputs) -> extract (reading.document_from_bytes; trafilatura for
+HTML) -> split (splitting) -> prefilter (batch_filter) -> classify (Scorer) -> rows. The stream is
+cut into parts of `chunk_size` items; each part is written atomically to DIR/_parts/ and then
+recorded in DIR/manifest.json together with the stream position after it, the input fingerprint
+and the options. A killed run continues after the last recorded part, so no row is lost or
+duplicated. When every part is done they are merged into the outputs (batch_report).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import time
+import unicodedata
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .batch_filter import Prefilter
+from .batch_inputs import RawItem, Source, discover, fingerprint, iter_items, outlet_of
+from .errors import InputError
+from .fileio import atomic_write_bytes, atomic_write_text
+
+MANIFEST = "manifest.json"
+PARTS = "_parts"
+RAY_STAGE = "_ray_stage"
+FORMATS = ("parquet", "csv", "jsonl")
+MANIFEST_VERSION = 1
+CRASH_ENV = "MYTHSCAN_BATCH_CRASH_AFTER"  # tests only: SIGKILL this process after N parts
+
+ARTICLE_FIELDS = [  # fixed columns of articles.*; every other metadata column follows as a string
+    ("article_id", "string"), ("input", "string"), ("outlet", "string"), ("date", "string"), ("year", "int64"),
+    ("title", "string"), ("url", "string"), ("sentences", "int64"), ("candidates", "int64"), ("myths", "int64"),
+    ("accurate", "int64"), ("review", "int64"), ("myth_share", "float64"), ("categories", "string"),
+    ("verdict", "string"), ("topical", "bool"), ("chars", "int64"), ("text_hash", "string"), ("warnings", "string"),
+    ("file_idx", "int64"), ("item_idx", "int64"),
+]
+SENTENCE_FIELDS = [
+    ("article_id", "string"), ("sentence", "int64"), ("start", "int64"), ("end", "int64"), ("text", "string"),
+    ("label", "string"), ("myth_probability", "float64"), ("category", "string"), ("review", "bool"), ("filtered", "bool"),
+]
+ERROR_FIELDS = ["input", "id", "position", "reason"]
+_OUTLET_KEYS = ("outlet", "source", "publication", "publisher", "site", "sitename", "domain", "hostname")
+_DATE_KEYS = ("date", "published", "published_at", "publication_date", "pubdate", "datetime", "timestamp", "warc_date")
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+
+
+@dataclass
+class BatchOptions:
+    inputs: list[str]
+    out: Path
+    text_column: str | None = None
+    id_column: str | None = None
+    model: str | None = None
+    threshold: float | None = None
+    all_sentences: bool = False
+    prefilter: bool = True
+    dedup: bool = True
+    format: str = "parquet"
+    chunk_size: int = 1000
+    workers: int = 1
+    resume: bool = False
+    overwrite: bool = False
+    engine: str = "local"
+    address: str | None = None
+    top: int = 20
+    progress: Callable | None = field(default=None, repr=False)  # progress(items, articles, pos_bytes, total_bytes)
+    log: Callable[[str], None] | None = field(default=None, repr=False)
+
+
+# --- per-article processing: pure functions shared by the local workers and the Ray stages --------
+
+def text_hash(text: str) -> str:
+    """Hash of the normalised text (NFKC, case-folded, letters and digits only), for syndicated copies."""
+    norm = " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
+    return hashlib.blake2b(norm.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _first(meta: dict, keys: Iterable[str]) -> str | None:
+    low = {k.lower(): v for k, v in meta.items()}
+    return next((low[k] for k in keys if low.get(k)), None)
+
+
+def analyse(item: RawItem, pf: Prefilter) -> dict:
+    """Extract, split and prefilter one raw item; classification comes later (`classify_records`)."""
+    from .reading import document_from_bytes
+    from .splitting import split_sentences
+
+    rec = {"file_idx": item.file_idx, "item_idx": item.item_idx, "article_id": item.article_id, "input": item.input}
+    if item.error or item.skip:
+        return {**rec, "status": "error" if item.error else "skip", "reason": item.error or item.skip}
+    try:
+        doc = document_from_bytes(item.data or b"", item.article_id, html=item.html, url=item.url, declared_charset=item.charset)
+    except InputError as exc:
+        return {**rec, "status": "error", "reason": str(exc)}
+    except Exception as exc:  # a parser failing on odd input must not stop the run
+        return {**rec, "status": "error", "reason": f"could not extract the text ({type(exc).__name__}: {str(exc)[:200]})"}
+    meta = {k: str(v) for k, v in doc.meta().items() if v and k not in ("source", "encoding")}
+    meta.update(item.meta)  # what the archive says (table columns, WARC headers) wins over what was extracted
+    spans = split_sentences(doc.text)
+    topical = pf.topical(doc.text)
+    cand = [pf.sentence(s.text) for s in spans] if (topical or not pf.enabled) else [False] * len(spans)
+    return {**rec, "status": "article", "meta": meta, "warnings": list(doc.warnings), "hash": text_hash(doc.text),
+            "chars": len(doc.text), "topical": topical, "spans": [(s.start, s.end, s.text) for s in spans], "cand": cand}
+
+
+def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[dict]:
+    """Classify the candidate sentences of analysed records and turn each article into rows."""
+    from .scoring import SentenceResult, summarise
+
+    texts = [sp[2] for r in records if r["status"] == "article" for sp, c in zip(r["spans"], r["cand"]) if c]
+    results = iter(scorer.classify(texts) if texts else [])
+    for r in records:
+        if r["status"] != "article":
+            continue
+        sents, rows = [], []
+        spans, cand = r.pop("spans"), r.pop("cand")
+        for i, ((start, end, text), c) in enumerate(zip(spans, cand)):
+            s = next(results) if c else SentenceResult(text=text, label="other", myth_probability=0.0, probabilities={})
+            sents.append(s)
+            if all_sentences or s.label != "other" or s.review:
+                rows.append({"article_id": r["article_id"], "sentence": i, "start": start, "end": end, "text": text,
+                             "label": s.label, "myth_probability": float(s.myth_probability),
+                             "category": s.category, "review": bool(s.review), "filtered": not c})
+        sm = summarise(sents, scorer.taxonomy)
+        meta = r.pop("meta")
+        url = meta.get("url")
+        date = _first(meta, _DATE_KEYS)
+        m = _YEAR.search(date or "")
+        row = {"article_id": r["article_id"], "input": r["input"], "outlet": _first(meta, _OUTLET_KEYS) or outlet_of(url),
+               "date": date, "year": int(m.group(1)) if m else None, "title": meta.get("title"), "url": url,
+               "sentences": sm.sentences, "candidates": sum(cand),
+               "myths": sm.myths, "accurate": sm.accurate, "review": sm.review, "myth_share": sm.myth_share,
+               "categories": json.dumps(sm.categories, ensure_ascii=False), "verdict": sm.verdict, "topical": r["topical"],
+               "chars": r["chars"], "text_hash": r["hash"], "warnings": "; ".join(r.pop("warnings")) or None,
+               "file_idx": r["file_idx"], "item_idx": r["item_idx"]}
+        fixed = {name for name, _ in ARTICLE_FIELDS}
+        for k, v in meta.items():
+            if k not in ("title", "url", "outlet", "date"):
+                row[f"meta_{k}" if k in fixed else k] = v
+        r["article"], r["sentences"] = row, rows
+    return records
+
+
+def process_items(items: list[RawItem], scorer, pf: Prefilter, all_sentences: bool) -> list[dict]:
+    return classify_records([analyse(it, pf) for it in items], scorer, all_sentences)
+
+
+_WORKER: dict = {}
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker processes end when the main process dies (even by SIGKILL), instead of idling forever."""
+    import threading
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _init_worker(model: str | None, threshold: float | None, prefilter: bool, all_sentences: bool, home: str | None,
+                 parent: int | None = None) -> None:
+    if parent:
+        _exit_with_parent(parent)
+    if home:
+        os.environ["MYTHSCAN_HOME"] = home
+    from .scoring import Scorer
+
+    _WORKER.update(scorer=Scorer(model, threshold=threshold), pf=Prefilter(prefilter), all_sentences=all_sentences)
+
+
+def _work(items: list[RawItem]) -> list[dict]:
+    return process_items(items, _WORKER["scorer"], _WORKER["pf"], _WORKER["all_sentences"])
+
+
+# --- deduplication ----------------------------------------------------------------------------------
+
+class SeenHashes:
+    """A set of 64-bit hashes in ~8 bytes each: a sorted numpy array plus a small recent set."""
+
+    def __init__(self):
+        import numpy as np
+
+        self._np = np
+        self._base = np.empty(0, dtype=np.uint64)
+        self._recent: set[int] = set()
+
+    def add(self, h: str) -> bool:
+        """True when the hash is new (and is now recorded)."""
+        v = int(h[:16], 16)
+        if v in self._recent:
+            return False
+        i = int(self._np.searchsorted(self._base, self._np.uint64(v)))
+        if i < len(self._base) and int(self._base[i]) == v:
+            return False
+        self._recent.add(v)
+        if len(self._recent) >= 100_000:
+            self._base = self._np.union1d(self._base, self._np.fromiter(self._recent, dtype=self._np.uint64))
+            self._recent.clear()
+        return True
+
+
+# --- parts and manifest ------------------------------------------------------------------------------
+
+def _arrow_schema(fields, extra: Iterable[str] = ()):
+    import pyarrow as pa
+
+    types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_()}
+    return pa.schema([pa.field(n, types[t]) for n, t in fields] + [pa.field(n, pa.string()) for n in extra])
+
+
+class PartStore:
+    """DIR/_parts/part-NNNNNN.{articles,sentences}.parquet and .errors.jsonl, each written atomically."""
+
+    def __init__(self, out: Path):
+        self.dir = Path(out) / PARTS
+
+    def path(self, idx: int, kind: str) -> Path:
+        return self.dir / f"part-{idx:06d}.{kind}"
+
+    def write(self, idx: int, articles: list[dict], sentences: list[dict], errors: list[dict]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        fixed = {n for n, _ in ARTICLE_FIELDS}
+        extra = sorted({k for a in articles for k in a} - fixed)
+        for kind, rows, schema in (("articles.parquet", articles, _arrow_schema(ARTICLE_FIELDS, extra)),
+                                   ("sentences.parquet", sentences, _arrow_schema(SENTENCE_FIELDS))):
+            buf = pa.BufferOutputStream()
+            pq.write_table(pa.Table.from_pylist(rows, schema=schema), buf, compression="zstd")
+            atomic_write_bytes(self.path(idx, kind), buf.getvalue().to_pybytes())
+        atomic_write_text(self.path(idx, "errors.jsonl"), "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
+
+    def hashes(self, parts: list[dict]) -> Iterator[str]:
+        import pyarrow.parquet as pq
+
+        for p in parts:
+            yield from pq.read_table(self.path(p["part"], "articles.parquet"), columns=["text_hash"]).column(0).to_pylist()
+
+
+def part_rows(records: list[dict], seen: SeenHashes | None) -> tuple[list, list, list, dict]:
+    """Articles, sentences and error rows of processed records in order; duplicates dropped and counted."""
+    articles, sentences, errors = [], [], []
+    stats = {"items": len(records), "articles": 0, "duplicates": 0, "errors": 0, "skipped": {}, "sentences": 0,
+             "candidates": 0, "myths": 0}
+    for r in records:
+        if r["status"] == "error":
+            errors.append({"input": r["input"], "id": r["article_id"], "position": f"{r['file_idx']}:{r['item_idx']}", "reason": r["reason"]})
+        elif r["status"] == "skip":
+            key = r["reason"]
+            stats["skipped"][key] = stats["skipped"].get(key, 0) + 1
+        elif seen is not None and not seen.add(r["article"]["text_hash"]):
+            stats["duplicates"] += 1
+        else:
+            articles.append(r["article"])
+            sentences += r["sentences"]
+            for k in ("sentences", "candidates", "myths"):
+                stats[k] += r["article"][k]
+    stats["articles"], stats["errors"] = len(articles), len(errors)
+    return articles, sentences, errors, stats
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_manifest(out: Path, manifest: dict) -> None:
+    atomic_write_text(Path(out) / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+
+
+def load_manifest(out: Path) -> dict | None:
+    p = Path(out) / MANIFEST
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{p}: unreadable manifest ({exc})", hint="use --overwrite to start afresh") from None
+
+
+def _our_entries(out: Path) -> list[Path]:
+    names = {MANIFEST, PARTS, RAY_STAGE, ".lock", "errors.jsonl", "summary.json", "report.html"}
+    names |= {f"{t}.{f}" for t in ("sentences", "articles") for f in FORMATS}
+    return [p for p in out.iterdir() if p.name in names or p.name.startswith(f".{MANIFEST}.")]
+
+
+def _clear(out: Path) -> None:
+    for p in _our_entries(out):
+        if p.name == ".lock":
+            continue
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def run_options(opts: BatchOptions, sources: list[Source]) -> dict:
+    """Everything that decides the rows: a run continues only when all of it is unchanged."""
+    from .persistence import resolve_model_path
+
+    mpath = resolve_model_path(opts.model)
+    config = (mpath / "config.json").read_bytes()
+    threshold = opts.threshold if opts.threshold is not None else json.loads(config).get("decision", {}).get("threshold", 0.5)
+    return {"inputs": fingerprint(sources), "n_inputs": len(sources), "model": str(mpath.resolve()),
+            "model_config": hashlib.sha256(config).hexdigest()[:16], "threshold": float(threshold),
+            "prefilter": opts.prefilter, "dedup": opts.dedup, "all_sentences": opts.all_sentences,
+            "text_column": opts.text_column, "id_column": opts.id_column, "chunk_size": opts.chunk_size, "engine": opts.engine}
+
+
+def prepare_output(opts: BatchOptions, run: dict) -> dict:
+    """The manifest to continue (same run), or a fresh one; refuses other runs' results."""
+    out = Path(opts.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory", hint="give a directory for --out")
+    out.mkdir(parents=True, exist_ok=True)
+    old = load_manifest(out)
+    if opts.overwrite:
+        _clear(out)
+        old = None
+    elif old is not None and old.get("run") != run:
+        prev = old.get("run") or {}
+        diff = [k for k in sorted(set(run) | set(prev)) if run.get(k) != prev.get(k)]
+        raise InputError(f"{out}: holds results of a different run (differs in: {', '.join(diff)})",
+                         hint="use --overwrite to replace them, or choose another --out directory")
+    elif old is None and [p for p in out.iterdir() if p.name != ".lock"]:
+        if opts.resume:
+            raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume, or use --overwrite")
+        raise InputError(f"{out}: is not empty and holds no mythscan batch run",
+                         hint="choose a new or empty directory, or use --overwrite (removes only mythscan's own files)")
+    elif old is None and opts.resume:
+        raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
+    if old is not None:
+        return old
+    manifest = {"version": MANIFEST_VERSION, "tool": "mythscan batch", "run": run, "inputs": list(opts.inputs),
+                "started": _now(), "parts": [], "seconds": 0.0, "complete": False}
+    write_manifest(out, manifest)
+    return manifest
+
+
+class _Lock:
+    def __init__(self, out: Path):
+        self.path, self.fh = Path(out) / ".lock", None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # not on POSIX: no lock
+            return self
+        self.fh = open(self.path, "w")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.fh.close()
+            raise InputError(f"{self.path.parent}: another mythscan batch is writing to this directory", hint="wait for it, or use another --out") from None
+        return self
+
+    def __exit__(self, *exc):
+        if self.fh:
+            self.fh.close()
+
+
+# --- the local engine ----------------------------------------------------------------------------------
+
+def _chunks(stream: Iterator[RawItem], size: int) -> Iterator[list[RawItem]]:
+    buf: list[RawItem] = []
+    for item in stream:
+        buf.append(item)
+        if len(buf) >= size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def _done(value) -> Future:
+    f: Future = Future()
+    f.set_result(value)
+    return f
+
+
+def commit_part(out: Path, manifest: dict, store: PartStore, articles, sentences, errors, stats: dict, *,
+                start, end, elapsed: float) -> dict:
+    idx = len(manifest["parts"])
+    store.write(idx, articles, sentences, errors)
+    entry = {"part": idx, "start": list(start), "end": list(end), **stats, "seconds": round(elapsed, 3), "written": _now()}
+    manifest["parts"].append(entry)
+    manifest["seconds"] = round(manifest.get("seconds", 0.0) + elapsed, 3)
+    write_manifest(out, manifest)
+    return entry
+
+
+def _maybe_crash(written: int) -> None:
+    n = os.environ.get(CRASH_ENV)
+    if n and n.isdigit() and written >= int(n):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def run_local(opts: BatchOptions, sources: list[Source], manifest: dict) -> None:
+    out, store = Path(opts.out), PartStore(Path(opts.out))
+    parts = manifest["parts"]
+    start = tuple(parts[-1]["end"]) if parts else (0, 0)
+    seen = None
+    if opts.dedup:
+        seen = SeenHashes()
+        for h in store.hashes(parts):
+            seen.add(h)
+    total = sum(s.size for s in sources)
+    executor, pf = None, Prefilter(opts.prefilter)
+    if opts.workers > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        executor = ProcessPoolExecutor(opts.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                                       initargs=(opts.model, opts.threshold, opts.prefilter, opts.all_sentences,
+                                                 os.environ.get("MYTHSCAN_HOME"), os.getpid()))
+        scorer = None
+    else:
+        from .scoring import Scorer
+
+        scorer = Scorer(opts.model, threshold=opts.threshold)
+    written, clock = 0, time.perf_counter()
+
+    def finish(pending) -> None:
+        nonlocal written, clock
+        items_first, items_last, futs, pos = pending
+        records = [r for f in futs for r in f.result()]
+        articles, sentences, errors, stats = part_rows(records, seen)
+        now = time.perf_counter()
+        commit_part(out, manifest, store, articles, sentences, errors, stats, start=items_first,
+                    end=items_last, elapsed=now - clock)
+        clock, written = now, written + 1
+        if opts.progress:
+            opts.progress(stats["items"], stats["articles"], pos, total)
+        _maybe_crash(written)
+
+    try:
+        pending = None
+        for items in _chunks(iter_items(sources, start), opts.chunk_size):
+            if executor:
+                step = max(8, -(-len(items) // (opts.workers * 4)))
+                futs = [executor.submit(_work, items[i:i + step]) for i in range(0, len(items), step)]
+            else:
+                futs = [_done(process_items(items, scorer, pf, opts.all_sentences))]
+            first, last = items[0], items[-1]
+            if pending:
+                finish(pending)
+            pending = ((first.file_idx, first.item_idx), (last.file_idx, last.item_idx + 1), futs, last.pos)
+        if pending:
+            finish(pending)
+    finally:
+        if executor:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+# --- entry point -------------------------------------------------------------------------------------
+
+def run_batch(opts: BatchOptions) -> dict:
+    """Run (or continue) a batch; returns the summary (also in DIR/summary.json)."""
+    from . import batch_report
+
+    if opts.format not in FORMATS:
+        raise InputError(f"unknown format {opts.format!r}", hint=f"choose one of {', '.join(FORMATS)}")
+    if opts.engine not in ("local", "ray"):
+        raise InputError(f"unknown engine {opts.engine!r}", hint="choose local or ray")
+    if opts.chunk_size < 1 or opts.workers < 1:
+        raise InputError("--chunk-size and --workers must be at least 1")
+    log = opts.log or (lambda msg: None)
+    out = Path(opts.out)
+    sources = discover(opts.inputs, text_column=opts.text_column, id_column=opts.id_column, exclude=out)
+    run = run_options(opts, sources)
+    out.mkdir(parents=True, exist_ok=True)
+    with _Lock(out):
+        manifest = prepare_output(opts, run)
+        if manifest.get("complete") and batch_report.outputs_present(out, opts.format):
+            log(f"{out}: this run is already complete; nothing to do (--overwrite to redo it)")
+            return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        if manifest["parts"] and not manifest.get("complete"):
+            log(f"continuing the run in {out}: {len(manifest['parts'])} part(s) already done")
+        if not manifest.get("complete"):
+            if opts.engine == "ray":
+                from .batch_ray import run_ray
+
+                run_ray(opts, sources, manifest)
+            else:
+                run_local(opts, sources, manifest)
+        summary = batch_report.finalize(out, manifest, sources, opts)
+        manifest.update(complete=True, finished=_now(), format=opts.format)
+        write_manifest(out, manifest)
+    return summary
+
+
+def options_dict(opts: BatchOptions) -> dict:
+    d = asdict(opts)
+    d.pop("progress", None)
+    d.pop("log", None)
+    d["out"] = str(opts.out)
+    return d

@@ -1,0 +1,99 @@
+"""The cheap first stage of `mythscan batch`: keep sentences plainly off topic away from the model.
+
+Two regular expressions, no model:
+
+- the **article gate** asks whether an article is about China, social credit or the vocabulary
+  that goes with it (blacklists, Sesame Credit, "dishonest" persons, ...). Most articles of a
+  general news archive fail it, and none of their sentences is classified.
+- the **sentence gate**, applied inside articles that pass, is deliberately broad (credit, score,
+  points, cameras, algorithms, citizens, the state, systems, ...): it only drops sentences such as
+  sports results, weather and recipes, and passes every myth sentence of the labelled test split.
+
+Filtered sentences are reported as label ``other`` with myth_probability 0 and ``filtered`` true.
+`prefilter_recall()` measures both gates on labels/sentences.csv.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+# Topic vocabulary: an article needs one of these to reach the model at all.
+ARTICLE_TERMS = [
+    r"chin(?:a|ese)", r"beijing", r"shanghai", r"shenzhen", r"hangzhou", r"guangzhou", r"chongqing", r"rongcheng",
+    r"suining", r"xinjiang", r"tibet", r"mainland", r"\bprc\b", r"\bccp\b", r"\bcpc\b", r"communist", r"xi jinping",
+    r"politburo", r"state council", r"ndrc", r"people'?s bank", r"social[- ]credit", r"\bscs\b", r"sesame",
+    r"zhima", r"alibaba", r"\bant (?:group|financial)", r"tencent", r"wechat", r"weibo", r"baidu", r"huawei",
+    r"black[- ]?list", r"red[- ]?list", r"credit (?:system|score|scoring|rating|record|point|platform|database|file"
+    r"|status|bureau|regime|rank|information|supervision|evaluation|repair|management|china)",
+    r"dishonest", r"untrustworth", r"trustworth", r"trust-?breaking", r"laolai", r"joint (?:punishment|sanction)",
+    r"orwell", r"big brother", r"black mirror", r"surveillance state",
+]
+# Broad sentence vocabulary: anything a claim about the system could turn on.
+SENTENCE_TERMS = ARTICLE_TERMS + [
+    r"credit", r"scor(?:e|es|ed|ing)\b", r"\bpoints?\b", r"rating", r"\brank", r"grade", r"trust", r"honest",
+    r"integrity", r"surveil", r"camera", r"cctv", r"facial", r"\bfaces?\b", r"algorithm", r"artificial intelligence",
+    r"\bai\b", r"big data", r"\bdata", r"database", r"monitor", r"\btrack", r"watch", r"punish", r"penal", r"reward",
+    r"sanction", r"\bban", r"barr", r"block", r"citizen", r"resident", r"people", r"person", r"individual",
+    r"everyone", r"everybody", r"population", r"public", r"government", r"\bstate\b", r"\bstates\b", r"party",
+    r"authorit", r"regime", r"official", r"dystopi", r"system", r"scheme", r"platform", r"programme", r"program",
+    r"behavio", r"conduct", r"jaywalk", r"loan", r"travel", r"train", r"flight", r"ticket", r"school", r"children",
+    r"dating", r"visa", r"compan", r"enterprise", r"firm", r"business", r"court", r"judge", r"law", r"regulat",
+    r"rule", r"policy", r"polic", r"national", r"nationwide", r"country", r"local", r"pilot", r"city", r"cities",
+    r"provinc", r"municipal", r"record", r"file", r"list", r"profile", r"blueprint", r"outline", r"plan",
+    r"standard", r"unif", r"centrali", r"control", r"social", r"society", r"privacy", r"app\b", r"phone",
+    r"online", r"internet", r"digital", r"technolog", r"software", r"computer",
+]
+
+
+def _compile(terms: list[str]) -> re.Pattern:
+    return re.compile("|".join(f"(?:{t})" for t in terms))
+
+
+_ARTICLE = _compile(ARTICLE_TERMS)
+_SENTENCE = _compile(SENTENCE_TERMS)
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """`article(text)`: worth classifying at all; `sentence(text)`: this sentence may be on topic."""
+
+    enabled: bool = True
+
+    def topical(self, text: str) -> bool:
+        """The article gate itself, whether or not filtering is enabled (reported as `topical`)."""
+        return _ARTICLE.search(text.lower()) is not None
+
+    def article(self, text: str) -> bool:
+        return not self.enabled or self.topical(text)
+
+    def sentence(self, text: str) -> bool:
+        return not self.enabled or _SENTENCE.search(text.lower()) is not None
+
+
+def prefilter_recall(labels_csv: str | Path | None = None, split: str = "test") -> dict:
+    """Share of labelled sentences the gates pass, by label, on one split of labels/sentences.csv.
+
+    `sentence` is the sentence gate alone (the sentence inside an article that passed the gate);
+    `standalone` treats every sentence as a one-sentence article (both gates): a lower bound,
+    since real articles about the system name China or social credit somewhere.
+    """
+    import pandas as pd
+
+    from .paths import labels_dir
+
+    path = Path(labels_csv) if labels_csv else labels_dir() / "sentences.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if split:
+        df = df[df["split"] == split]
+    pf = Prefilter()
+    out = {}
+    for label, g in df.groupby("label"):
+        texts = g["text"].tolist()
+        sent = [pf.sentence(t) for t in texts]
+        both = [s and pf.article(t) for s, t in zip(sent, texts)]
+        out[label] = {"n": len(texts), "sentence": round(sum(sent) / max(len(texts), 1), 4),
+                      "standalone": round(sum(both) / max(len(texts), 1), 4),
+                      "missed": [t for t, s in zip(texts, sent) if not s][:10]}
+    return out

@@ -1,0 +1,132 @@
+"""Adding labels and the model registry (issue: retrain with new labels)."""
+
+import json
+import shutil
+
+import pytest
+
+from mythscan.data import read_rows, validate
+from mythscan.errors import LabelError
+from mythscan.labelling import add_labels
+from tests.conftest import DATA, ROOT, run_cli
+
+NEW = """text,label,category,notes
+"Officials in one county keep their credit records on paper ledgers, a visiting researcher noted.",accurate,A-low-tech,from an interview
+"A nationwide algorithm now decides which citizens may board a plane.",myth,M-ai-automation,
+"The city's marathon drew a record field of runners on Sunday.",other,,
+"""
+
+
+@pytest.fixture()
+def label_file(tmp_path):
+    target = tmp_path / "labels.csv"
+    shutil.copy(DATA / "labels_ok.csv", target)
+    return target
+
+
+def test_add_valid_batch_assigns_group_split_and_provenance(label_file, tmp_path):
+    batch = tmp_path / "new.csv"
+    batch.write_text(NEW)
+    report = add_labels(batch, target=label_file, annotator="ana")
+    assert report.added == 3 and report.skipped_duplicates == []
+    rows, _ = read_rows(label_file)
+    added = rows[-3:]
+    for r in added:
+        assert r["annotator"] == "ana" and r["batch"] == report.batch and r["added"]
+        assert r["group"] and r["split"] in ("train", "test") and r["id"].startswith("s-")
+    assert validate(label_file)[0] == []
+
+
+def test_add_skips_exact_duplicates_and_refuses_conflicts(label_file, tmp_path):
+    dup = tmp_path / "dup.csv"
+    dup.write_text("text,label,category\nEvery citizen in China is given one national score.,myth,M-single-score\n")
+    report = add_labels(dup, target=label_file)
+    assert report.added == 0 and len(report.skipped_duplicates) == 1
+    before = label_file.read_bytes()
+    conflict = tmp_path / "conflict.csv"
+    conflict.write_text("text,label,category\nEvery citizen in China is given one national score.,other,\n")
+    with pytest.raises(LabelError, match="conflicts with"):
+        add_labels(conflict, target=label_file)
+    assert label_file.read_bytes() == before
+    report = add_labels(conflict, target=label_file, replace=True)
+    assert report.replaced == 1
+    rows, _ = read_rows(label_file)
+    assert [r["label"] for r in rows if r["id"] == "a1"] == ["other"]
+
+
+def test_invalid_batch_is_refused_whole_with_file_line(label_file, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label,category\nA fine new sentence about court records in Fujian.,accurate,A-enforcement-blacklists\n"
+                   "Something.,mythical,\n   ,other,\n")
+    before = label_file.read_bytes()
+    with pytest.raises(LabelError) as err:
+        add_labels(bad, target=label_file)
+    assert f"{bad}:3: unknown label 'mythical'" in str(err.value) and f"{bad}:4: empty" in str(err.value)
+    assert label_file.read_bytes() == before
+
+
+def test_crash_mid_way_leaves_file_unchanged(label_file, tmp_path):
+    batch = tmp_path / "new.csv"
+    batch.write_text(NEW)
+    before = label_file.read_bytes()
+    with pytest.raises(RuntimeError):
+        add_labels(batch, target=label_file, _crash_before_write=True)
+    assert label_file.read_bytes() == before
+    assert [p.name for p in label_file.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_near_duplicate_joins_existing_group(label_file, tmp_path):
+    near = tmp_path / "near.csv"
+    near.write_text("text,label,category\nNo citizen in China is given one national score at all.,accurate,A-fragmented\n")
+    report = add_labels(near, target=label_file)
+    assert report.joined_groups == 1
+    rows, _ = read_rows(label_file)
+    assert rows[-1]["group"] == "g1" and rows[-1]["split"] == "train"
+
+
+def test_label_studio_export(label_file, tmp_path):
+    export = [{"data": {"text": "Sesame Credit is an opt-in commercial product run by Ant Group."},
+               "annotations": [{"result": [{"from_name": "label", "value": {"choices": ["accurate"]}},
+                                           {"from_name": "category", "value": {"choices": ["A-commercial-separate"]}}]}]}]
+    f = tmp_path / "ls.json"
+    f.write_text(json.dumps(export))
+    assert add_labels(f, target=label_file).added == 1
+
+
+def test_cli_labels_add(project_home, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(project_home, home)
+    batch = tmp_path / "new.csv"
+    batch.write_text(NEW)
+    r = run_cli("labels", "add", str(batch), "--annotator", "cli-test", home=home)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "added 3 rows" in r.stdout.decode()
+    r = run_cli("labels", "validate", home=home)
+    assert r.returncode == 0, r.stdout.decode()[-400:]
+
+
+def test_train_promotion_regression_and_rollback(project_home, tiny_labels, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(project_home, home)
+    good = tmp_path / "good.toml"
+    good.write_text('name = "cand"\nkind = "tfidf"\ncv_folds = 3\n[params]\nC = 5.0\n')
+    r = run_cli("train", "--config", str(good), "--labels", str(tiny_labels), home=home)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "default model is now cand/" in r.stdout.decode()
+    promoted = (home / "models" / "DEFAULT").read_text().strip()
+    # a much weaker model (tiny C, no calibration) regresses and must not become the default
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "weak"\nkind = "tfidf"\ncv_folds = 3\ntune_threshold = false\ncalibrate = false\nthreshold = 0.9\n[params]\nC = 0.01\n')
+    r = run_cli("train", "--config", str(bad), "--labels", str(tiny_labels), home=home)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "kept the default" in r.stdout.decode() and "REGRESSED" in r.stdout.decode()
+    assert (home / "models" / "DEFAULT").read_text().strip() == promoted
+    weak = next((home / "models" / "weak").glob("v*"))
+    r = run_cli("models", "promote", f"weak/{weak.name}", home=home)
+    assert r.returncode == 0 and (home / "models" / "DEFAULT").read_text().strip() == f"weak/{weak.name}"
+    r = run_cli("models", "rollback", home=home)
+    assert r.returncode == 0 and (home / "models" / "DEFAULT").read_text().strip() == promoted
+    r = run_cli("models", "list", home=home)
+    assert f"* {promoted}" in r.stdout.decode()
+    r = run_cli("models", "show", home=home)
+    assert "Model card" in r.stdout.decode()

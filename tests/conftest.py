@@ -27,6 +27,8 @@ def tiny_labels(tmp_path_factory) -> Path:
     # keep whole contrast pairs in the test slice so pair metrics are exercised
     test_pairs = df[(df["split"] == "test") & (df["pair"] != "")].groupby("pair").head(2).head(20)
     out = pd.concat(parts + [test_pairs]).drop_duplicates("id")
+    complete = out[out["pair"] != ""].groupby("pair")["label"].apply(lambda s: sorted(s) == ["accurate", "myth"])
+    out.loc[~out["pair"].isin(complete[complete].index), "pair"] = ""  # keep only whole pairs
     path = tmp_path_factory.mktemp("labels") / "tiny.csv"
     out.to_csv(path, index=False)
     return path

@@ -130,3 +130,72 @@ def test_train_promotion_regression_and_rollback(project_home, tiny_labels, tmp_
     assert f"* {promoted}" in r.stdout.decode()
     r = run_cli("models", "show", home=home)
     assert "Model card" in r.stdout.decode()
+
+
+def test_a_new_myth_end_to_end_needs_no_code_change(tmp_path, tiny_labels):
+    """Add a category to the taxonomy, add ~40 sentences, retrain: the model flags the new myth."""
+    import yaml
+
+    home = tmp_path / "home"
+    shutil.copytree(ROOT / "labels", home / "labels", ignore=shutil.ignore_patterns("drafts", "sentences.csv"))
+    shutil.copy(tiny_labels, home / "labels" / "sentences.csv")
+    tax = yaml.safe_load((home / "labels" / "taxonomy.yaml").read_text())
+    tax["categories"]["M-face-omniscient"] = {
+        "kind": "myth", "name": "Omniscient facial recognition",
+        "description": "Claims that Chinese facial recognition identifies anyone, anywhere, instantly and without error.",
+        "correction": "Facial recognition in China is far less capable than state media and vendors claim: cameras are uneven, matches are error-prone and need manual checks.",
+        "answered_by": "A-face-limits", "sources": ["merics-2022"]}
+    tax["categories"]["A-face-limits"] = {"kind": "accurate", "name": "Limits of facial recognition",
+                                          "description": "The real limits of camera networks and face matching.", "sources": ["merics-2022"]}
+    (home / "labels" / "taxonomy.yaml").write_text(yaml.safe_dump(tax, sort_keys=False))
+    r = run_cli("labels", "add", str(DATA / "new_myth.csv"), "--annotator", "test", home=home)
+    assert r.returncode == 0, r.stderr.decode()
+    assert run_cli("labels", "validate", home=home).returncode == 0
+    cfg = tmp_path / "t.toml"
+    cfg.write_text('name = "t"\nkind = "tfidf"\ncv_folds = 3\n[params]\nC = 10.0\n')
+    r = run_cli("train", "--config", str(cfg), "--out", str(home / "models" / "t"), home=home)
+    assert r.returncode == 0, r.stderr.decode()
+    probe = tmp_path / "probe.txt"
+    probe.write_text("Chinese face-recognition cameras identify any citizen instantly and never make a mistake.\n")
+    r = run_cli("classify", str(probe), "--model", "t", home=home)
+    row = json.loads(r.stdout.decode().splitlines()[0])
+    assert row["label"] == "myth" and row["category"] == "M-face-omniscient", row
+    r = run_cli("score", str(probe), "--model", "t", "--format", "json", home=home)
+    s = json.loads(r.stdout)["sentences"][0]
+    assert "far less capable" in s["correction"]
+
+
+def test_suggest_and_audit(project_home, tmp_path):
+    pool = tmp_path / "pool.txt"
+    pool.write_text("\n".join([
+        "A provincial court added three construction firms to its list of defaulters this week.",
+        "Some commentators say citizens are graded on their daily habits by a central computer.",
+        "The local football team won its fourth straight match on Saturday evening.",
+        "Officials in a coastal city said their credit office still relies on spreadsheets sent by email.",
+        "Everyone in China supposedly has a number that decides where they may travel.",
+        "Too short.",
+    ]))
+    out = tmp_path / "to_label.csv"
+    r = run_cli("labels", "suggest", str(pool), "--n", "3", "--out", str(out), home=project_home)
+    assert r.returncode == 0, r.stderr.decode()
+    import pandas as pd
+
+    df = pd.read_csv(out, keep_default_na=False)
+    assert len(df) == 3 and {"text", "label", "category", "myth_probability", "uncertainty"} <= set(df.columns)
+    assert "Too short." not in set(df["text"])
+    assert df["uncertainty"].is_monotonic_decreasing or len(set(df["text"])) == 3
+    # the suggestions go straight back in once confirmed
+    home = tmp_path / "home"
+    shutil.copytree(project_home, home)
+    r = run_cli("labels", "add", str(out), "--annotator", "reviewer", home=home)
+    assert r.returncode == 0, r.stderr.decode()
+    # audit finds a deliberately flipped label among good ones
+    bad = tmp_path / "labels.csv"
+    df = pd.read_csv(ROOT / "labels" / "sentences.csv", dtype=str, keep_default_na=False).head(600)
+    flip = df.index[(df["label"] == "myth")][0]
+    df.loc[flip, ["label", "category"]] = ["other", ""]
+    df.to_csv(bad, index=False)
+    from mythscan.active import audit
+
+    issues = audit(bad, folds=3)
+    assert df.loc[flip, "id"] in set(issues["id"])

@@ -214,16 +214,61 @@ def train(config: str = typer.Option("default", "--config", "-c", help="Training
                    f"promote it anyway with `mythscan models promote {ref_of(path)}`")
 
 
+@labels_app.command("suggest")
+@cli_errors
+def labels_suggest(inputs: List[str] = typer.Argument(..., help="Unlabelled text: articles, URLs, sentence files (.txt/.csv/.jsonl/.parquet) or a batch output directory."),
+                   n: int = typer.Option(50, "--n", help="How many sentences to suggest."),
+                   out: Path = typer.Option(Path("to_label.csv"), "--out", "-o", help="CSV to write, ready for `labels add` once checked."),
+                   model: Optional[str] = typer.Option(None, "--model", "-m"),
+                   text_column: str = typer.Option("text", "--text-column")):
+    """Pick the sentences that would teach the model most (uncertain, diverse, not yet labelled)."""
+    from .active import suggest
+    from .fileio import atomic_write_text
+
+    df = suggest(inputs, n, model=model, text_column=text_column)
+    atomic_write_text(out, df.to_csv(index=False))
+    typer.echo(f"wrote {len(df)} suggestions to {out} with the model's guesses: confirm or correct label/category, then `mythscan labels add {out}`")
+
+
+@labels_app.command("audit")
+@cli_errors
+def labels_audit(path: Optional[Path] = typer.Argument(None, help="Label file or directory (default: labels/)."),
+                 out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the list to this CSV."),
+                 top: int = typer.Option(20, help="How many to print.")):
+    """Likely label errors from out-of-fold predictions (cleanlab), with the model's suggestion."""
+    from .active import audit
+    from .fileio import atomic_write_text
+
+    df = audit(path)
+    if out:
+        atomic_write_text(out, df.to_csv(index=False))
+    typer.echo(f"{len(df)} likely label issues" + (f" (all in {out})" if out else ""))
+    for _, r in df.head(top).iterrows():
+        typer.echo(f"{r['id']}: {r['label']} -> {r['suggested_label']} ({r['suggested_probability']:.2f}): {r['text'][:110]}")
+
+
 @app.command()
 @cli_errors
 def evaluate(model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: the default model)."),
              data: Optional[Path] = typer.Option(None, "--data", help="Any labelled CSV/JSONL (text,label[,category,pair]); default: the fixed test split."),
              compare: bool = typer.Option(False, "--compare", help="Evaluate every model in models/ side by side."),
              out: Optional[Path] = typer.Option(None, help="Report directory (default: evaluate/reports/<model>/)."),
-             threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0)):
+             threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0),
+             learning_curve: Optional[str] = typer.Option(None, "--learning-curve", help="Training config (e.g. tfidf): test quality at 25/50/75/100% of the train split.")):
     """Evaluate a model: myth P/R/F1, macro-F1, per-category, contrast pairs, calibration; writes a report."""
     from .evaluation_cli import run_compare, run_evaluate
 
+    if learning_curve:
+        from .active import learning_curve as lc
+        from .paths import reports_dir
+
+        target = out or reports_dir() / Path(learning_curve).stem / "learning_curve"
+        res = lc(learning_curve, out_dir=target)
+        typer.echo(f"{'share':>6}{'sentences':>10}{'myth_F1':>9}{'macroF1':>9}{'pairs':>7}")
+        for p in res["points"]:
+            typer.echo(f"{p['fraction']:>6.0%}{p['train_sentences']:>10}{p['myth_f1']:>9.3f}{p['macro_f1']:>9.3f}{(p['contrast_pair_accuracy'] or 0):>7.3f}")
+        typer.echo(f"  report: {target}")
+        return
     if compare:
         typer.echo(run_compare(data))
     else:

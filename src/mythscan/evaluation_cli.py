@@ -39,7 +39,9 @@ def run_evaluate(model_name, data, out, threshold=None) -> str:
 
     model = load_model(model_name)
     df, data_name = load_eval_data(data)
-    name = model.path.name if model.path else str(model_name)
+    from .registry import ref_of
+
+    name = ref_of(model.path) if model.path else str(model_name)
     lines = []
     subsets = [("", df)]
     if "ambiguous" in df.columns:
@@ -59,7 +61,7 @@ def run_evaluate(model_name, data, out, threshold=None) -> str:
 
 def run_compare(data) -> str:
     from .persistence import load_model
-    from .registry import model_dirs
+    from .registry import model_dirs, ref_of
 
     df, data_name = load_eval_data(data)
     rows = [f"models on {data_name} (n={len(df)})",
@@ -73,7 +75,7 @@ def run_compare(data) -> str:
         first = first or m
         size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) / 1e6
         h = headline(m)
-        rows.append(f"{d.name:<16}{h['myth_f1']:>8.3f}{h['myth_precision']:>8.3f}{h['myth_recall']:>8.3f}{h['macro_f1']:>8.3f}"
+        rows.append(f"{ref_of(d)[:15]:<16}{h['myth_f1']:>8.3f}{h['myth_precision']:>8.3f}{h['myth_recall']:>8.3f}{h['macro_f1']:>8.3f}"
                     f"{(h['contrast_pair_accuracy'] or 0):>7.3f}{h['ece']:>7.3f}{model.meta.get('training_seconds', 0):>9.1f}"
                     f"{m['sentences_per_second'] or 0:>9.0f}{size:>9.2f}   (load {load_s:.2f} s)")
     if first:

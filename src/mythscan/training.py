@@ -30,6 +30,7 @@ class TrainConfig:
     review_band: float = 0.15
     threshold: float = 0.5
     description: str = ""
+    n_jobs: int = -1
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
@@ -96,13 +97,28 @@ def cross_validate(cfg: TrainConfig, train_df, *, progress=None) -> dict:
     oof = np.zeros((len(texts), 3))
     fold_ids = np.zeros(len(texts), dtype=int)
     strat = np.array([c or "other" for c in cats], dtype=object)
-    for k, (tr, va) in enumerate(folds.split(texts, strat, groups=train_df["group"].astype(str))):
+    splits = list(folds.split(texts, strat, groups=train_df["group"].astype(str)))
+
+    def run_fold(tr, va):
         model = make_model(cfg.kind, dict(cfg.params))
         model.fit([texts[i] for i in tr], labels[tr], [cats[i] for i in tr])
-        oof[va] = model._raw_proba([texts[i] for i in va])[0]
+        return model._raw_proba([texts[i] for i in va])[0]
+
+    # TF-IDF folds are independent CPU work: run them in parallel processes. Encoder-based kinds
+    # stay in-process, where the embedding cache makes their folds cheap.
+    if cfg.kind == "tfidf" and cfg.n_jobs != 1:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=cfg.n_jobs)(delayed(run_fold)(tr, va) for tr, va in splits)
+    else:
+        results = []
+        for k, (tr, va) in enumerate(splits):
+            results.append(run_fold(tr, va))
+            if progress:
+                progress(k + 1, cfg.cv_folds)
+    for k, ((tr, va), proba) in enumerate(zip(splits, results)):
+        oof[va] = proba
         fold_ids[va] = k
-        if progress:
-            progress(k + 1, cfg.cv_folds)
     y_idx = np.array([LABELS.index(lab) for lab in labels])
     temperature = fit_temperature(oof, y_idx) if cfg.calibrate else 1.0
     cal = apply_temperature(oof, temperature)

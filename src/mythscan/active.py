@@ -1,0 +1,171 @@
+"""Teaching the model: which sentences to label next (suggest), which labels look wrong (audit),
+and whether more labels would help (learning curve)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .data import NEAR_DUP_JACCARD, load_labels, normalise, shingles
+from .errors import InputError
+from .models import LABELS
+
+
+def _collect(inputs: list[str], text_column: str) -> list[tuple[str, str]]:
+    """(sentence, source) pairs from articles, sentence files, tables or a batch output directory."""
+    from .reading import read_sentences, read_source
+    from .splitting import split_sentences
+
+    out: list[tuple[str, str]] = []
+    for src in inputs:
+        p = Path(src)
+        if p.is_dir() and (p / "sentences.parquet").exists():  # a `mythscan batch` output
+            import pandas as pd
+
+            df = pd.read_parquet(p / "sentences.parquet")
+            out += [(t, str(p)) for t in df["text"].astype(str)]
+        elif p.suffix.lower() in (".csv", ".jsonl", ".parquet", ".txt") or src == "-":
+            texts, _ = read_sentences(src, text_column=text_column)
+            out += [(t, src) for t in texts]
+        else:
+            doc = read_source(src)
+            out += [(s.text, src) for s in split_sentences(doc.text)]
+    return out
+
+
+def suggest(inputs: list[str], n: int = 50, *, model=None, text_column: str = "text", diversity: float = 0.5,
+            min_words: int = 5) -> "object":
+    """The ``n`` unlabelled sentences that would teach the model most: uncertain, diverse, new."""
+    import pandas as pd
+
+    from .encoder import encode_cached
+    from .scoring import Scorer
+
+    scorer = Scorer(model)
+    pool = _collect(inputs, text_column)
+    labelled = load_labels()
+    known = {normalise(t) for t in labelled["text"]}
+    index: dict[str, set[int]] = {}
+    lab_sh = [shingles(t) for t in labelled["text"]]
+    for i, s in enumerate(lab_sh):
+        for g in s:
+            index.setdefault(g, set()).add(i)
+    seen: set[str] = set()
+    cands: list[tuple[str, str]] = []
+    for text, src in pool:
+        key = normalise(text)
+        if len(key.split()) < min_words or key in known or key in seen:
+            continue
+        seen.add(key)
+        s = shingles(text)
+        hits: dict[int, int] = {}
+        for g in s:
+            for j in index.get(g, ()):
+                hits[j] = hits.get(j, 0) + 1
+        if any(k / (len(s) + len(lab_sh[j]) - k) >= NEAR_DUP_JACCARD for j, k in hits.items()):
+            continue  # a near-duplicate of a labelled sentence teaches nothing new
+        cands.append((text, src))
+    if not cands:
+        raise InputError("no new sentences to suggest", hint="every sentence is already labelled, too short, or a near-duplicate")
+    texts = [t for t, _ in cands]
+    results = scorer.classify(texts)
+    proba = np.array([[r.probabilities[k] for k in LABELS] for r in results])
+    srt = np.sort(proba, axis=1)
+    margin_unc = 1.0 - (srt[:, -1] - srt[:, -2])  # small margin between the top two labels
+    pm = proba[:, LABELS.index("myth")]
+    thr_unc = 1.0 - np.minimum(1.0, np.abs(pm - scorer.threshold) / max(scorer.threshold, 1 - scorer.threshold))
+    uncertainty = 0.5 * margin_unc + 0.5 * thr_unc
+    emb = encode_cached(texts)
+    chosen: list[int] = []
+    best_sim = np.zeros(len(texts))
+    for _ in range(min(n, len(texts))):
+        score = uncertainty - diversity * best_sim
+        if chosen:
+            score[chosen] = -np.inf
+        i = int(np.argmax(score))
+        chosen.append(i)
+        best_sim = np.maximum(best_sim, emb @ emb[i])
+    rows = [{"text": texts[i], "label": results[i].label, "category": results[i].category or "",
+             "myth_probability": results[i].myth_probability, "uncertainty": round(float(uncertainty[i]), 4),
+             "source": cands[i][1], "notes": "model guess: confirm or correct label and category"} for i in chosen]
+    return pd.DataFrame(rows)
+
+
+def out_of_fold(df, kind: str = "tfidf", params: dict | None = None, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Group-aware out-of-fold label probabilities for every row of ``df``."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    from .models import make_model
+
+    texts = df["text"].astype(str).tolist()
+    labels = df["label"].to_numpy(dtype=object)
+    cats = [c or None for c in df["category"].astype(str)]
+    oof = np.zeros((len(df), 3))
+    strat = np.array([c or "other" for c in cats], dtype=object)
+    for tr, va in StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(texts, strat, groups=df["group"].astype(str)):
+        m = make_model(kind, dict(params or {"C": 5.0}))
+        m.fit([texts[i] for i in tr], labels[tr], [cats[i] for i in tr])
+        oof[va] = m._raw_proba([texts[i] for i in va])[0]
+    return oof
+
+
+def audit(path=None, *, kind: str = "tfidf", folds: int = 5):
+    """Likely label errors (cleanlab's confident learning on out-of-fold predictions)."""
+    import pandas as pd
+    from cleanlab.filter import find_label_issues
+
+    df = load_labels(path)
+    oof = out_of_fold(df, kind, folds=folds)
+    y = np.array([LABELS.index(lab) for lab in df["label"]])
+    issues = find_label_issues(labels=y, pred_probs=oof, return_indices_ranked_by="self_confidence")
+    rows = []
+    for i in issues:
+        rows.append({"id": df["id"].iloc[i], "text": df["text"].iloc[i], "label": df["label"].iloc[i], "category": df["category"].iloc[i],
+                     "suggested_label": LABELS[int(oof[i].argmax())], "label_probability": round(float(oof[i, y[i]]), 4),
+                     "suggested_probability": round(float(oof[i].max()), 4), "file": df["file"].iloc[i]})
+    return pd.DataFrame(rows, columns=["id", "text", "label", "category", "suggested_label", "label_probability", "suggested_probability", "file"])
+
+
+def learning_curve(config, fractions=(0.25, 0.5, 0.75, 1.0), labels_path=None, out_dir: Path | None = None, seed: int = 0) -> dict:
+    """Test-split quality when training on growing shares of the train groups."""
+    import random
+
+    from .data import load_splits
+    from .evaluation import evaluate_model, headline
+    from .models import make_model
+    from .training import TrainConfig
+
+    cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_file(config)
+    train, test = load_splits(labels_path)
+    groups = sorted(train["group"].unique())
+    random.Random(seed).shuffle(groups)
+    points = []
+    for f in fractions:
+        keep = set(groups[: max(1, int(round(len(groups) * f)))])
+        sub = train[train["group"].isin(keep)]
+        m = make_model(cfg.kind, dict(cfg.params))
+        m.fit(sub["text"].tolist(), sub["label"].tolist(), [c or None for c in sub["category"]])
+        h = headline(evaluate_model(m, test)[0])
+        points.append({"fraction": f, "train_sentences": int(len(sub)), **h})
+    result = {"model": cfg.name, "kind": cfg.kind, "points": points}
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "learning_curve.json").write_text(json.dumps(result, indent=2))
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5, 3.4), dpi=110)
+        for k in ("myth_f1", "macro_f1", "contrast_pair_accuracy"):
+            ax.plot([p["train_sentences"] for p in points], [p[k] for p in points], "o-", label=k)
+        ax.set_xlabel("training sentences")
+        ax.set_ylabel("test split")
+        ax.set_title(f"learning curve: {cfg.name}", fontsize=9)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out_dir / "learning_curve.png")
+        plt.close(fig)
+    return result

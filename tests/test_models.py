@@ -92,3 +92,23 @@ def test_embed_model_round_trip(tiny_labels, tmp_path):
     a = m.predict_proba(test["text"].tolist())
     b = load_model(tmp_path / "embed").predict_proba(test["text"].tolist())
     np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_fast_tfidf_matches_scikit_learn(tiny_labels):
+    """The sklearn-free inference path gives the same probabilities as scikit-learn's transform."""
+    import tempfile
+
+    train, test = load_splits(tiny_labels)
+    m = TfidfModel(params={"C": 5.0}).fit(train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
+    texts = test["text"].tolist() + ["Ünïcode  spaces\tand U.S. abbreviations", "x", ""]
+    ref_label, ref_fine = m._raw_proba(texts)
+    with tempfile.TemporaryDirectory() as d:
+        m.save(d + "/m", {"name": "m"})
+        fast = load_model(d + "/m")
+        assert fast.vectorizer is None
+        got_label, got_fine = fast._raw_proba(texts)
+        fast.save(d + "/again", {"name": "again"})  # a loaded model can be saved again
+        again = load_model(d + "/again")._raw_proba(texts)[0]
+    np.testing.assert_allclose(got_label, ref_label, atol=1e-6)
+    np.testing.assert_allclose(got_fine, ref_fine, atol=1e-6)
+    np.testing.assert_allclose(again, ref_label, atol=1e-6)

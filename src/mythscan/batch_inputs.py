@@ -203,6 +203,9 @@ def discover(inputs: list[str], *, text_column: str | None = None, id_column: st
                     if icol is None and "id" in cols and tcol != "id":
                         icol = "id"
                 sources.append(Source(str(p), "table", st.st_size, st.st_mtime_ns, tcol or "text", icol))
+            elif suffix == ".json":
+                raise InputError(f"{p}: JSON arrays are not read; give JSON Lines (.jsonl), one article object per line",
+                                 hint="convert with: jq -c '.[]' FILE.json > FILE.jsonl")
             else:
                 sources.append(Source(str(p), "file", st.st_size, st.st_mtime_ns))
     if not sources:
@@ -302,11 +305,12 @@ def _iter_table(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]
             if "__error__" in row:
                 item.error = row["__error__"]
             else:
-                text = _meta_value(row.get(src.text_column))
-                if text is None:
+                value = row.get(src.text_column)
+                text = value if isinstance(value, (bytes, bytearray)) else _meta_value(value)
+                if not text or not text.strip():
                     item.error = f"row {n + 1}: the {src.text_column!r} column is empty"
                 else:
-                    item.data = text.encode("utf-8", errors="replace")
+                    item.data = bytes(text) if isinstance(text, (bytes, bytearray)) else text.encode("utf-8", errors="replace")
                 item.meta = {str(k): v for k, v in ((k, _meta_value(v)) for k, v in row.items()
                                                       if k not in (src.text_column, src.id_column)) if v is not None}
                 item.url = item.meta.get("url")

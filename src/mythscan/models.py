@@ -193,6 +193,8 @@ class TfidfModel(BaseModel):
             ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=p.get("min_df", 1), sublinear_tf=True, max_features=p.get("max_char_features", 60000))),
         ])
 
+    vectorizer = None
+
     def _fit(self, texts, labels, fine):
         self.vectorizer = self._vectorizer()
         X = self.vectorizer.fit_transform(texts)
@@ -201,17 +203,13 @@ class TfidfModel(BaseModel):
         self.fine_head = LinearHead.fit(X, fine, C=C, seed=seed)
         self.fine_classes_ = self.fine_head.classes_
 
-    def _raw_proba(self, texts):
-        X = self.vectorizer.transform(texts)
-        return self.label_head.predict_proba(X), self.fine_head.predict_proba(X)
-
     def _save_weights(self, path):
         # The fitted vectorizers are kept as their parts (vocabulary as JSON, idf as safetensors)
         # rather than a skops tree: skops took ~11 s to load a 100k-term vocabulary, this takes ms.
         from safetensors.numpy import save_file
 
-        state, arrays = {}, {}
-        for name, vec in self.vectorizer.transformer_list:
+        state, arrays = getattr(self, "_state", ({}, {}))
+        for name, vec in (self.vectorizer.transformer_list if self.vectorizer is not None else []):
             vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
             state[name] = {"params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vec.get_params().items()
                                       if k in _VEC_PARAMS}, "vocabulary": vocab}
@@ -222,23 +220,27 @@ class TfidfModel(BaseModel):
 
     def _load_weights(self, path):
         from safetensors.numpy import load_file
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.pipeline import FeatureUnion
+
+        from .textfeatures import FastTfidf, FastUnion
 
         try:
             state = json.loads((path / "vectorizer.json").read_text(encoding="utf-8"))
             arrays = load_file(str(path / "vectorizer.safetensors"))
         except (OSError, ValueError) as exc:
             raise ModelError(f"{path}: vectorizer files missing or unreadable ({exc})", hint="retrain with `mythscan train`") from None
-        parts = []
-        for name, st in state.items():
-            params = dict(st["params"])
-            params["ngram_range"] = tuple(params["ngram_range"])
-            vec = TfidfVectorizer(vocabulary={t: i for i, t in enumerate(st["vocabulary"])}, **params)
-            vec.idf_ = arrays[f"{name}_idf"]
-            parts.append((name, vec))
-        self.vectorizer = FeatureUnion(parts)
+        self.vectorizer = None  # scikit-learn is not needed to apply a saved model
+        self._state = (state, arrays)
+        self.fast = FastUnion([FastTfidf(st["params"], st["vocabulary"], arrays[f"{name}_idf"]) for name, st in state.items()])
         self.label_head, self.fine_head = load_heads(path / "heads.safetensors")
+
+    def _raw_proba(self, texts):
+        if self.vectorizer is not None:
+            X = self.vectorizer.transform(texts)
+            return self.label_head.predict_proba(X), self.fine_head.predict_proba(X)
+        both = np.vstack([self.label_head.coef, self.fine_head.coef])
+        z = self.fast.dot(texts, both)
+        k = len(self.label_head.coef)
+        return (softmax(z[:, :k] + self.label_head.intercept), softmax(z[:, k:] + self.fine_head.intercept))
 
 
 _VEC_PARAMS = ("analyzer", "ngram_range", "lowercase", "sublinear_tf", "min_df", "norm", "use_idf", "smooth_idf", "strip_accents", "token_pattern")

@@ -79,7 +79,12 @@ class Scorer:
         self.taxonomy = taxonomy or load_taxonomy()
         self.threshold = float(threshold if threshold is not None else self.model.decision.threshold)
         self.review_band = float(review_band if review_band is not None else self.model.decision.review_band)
-        self.name = (self.model.meta or {}).get("name") or (self.model.path.name if self.model.path else self.model.kind)
+        if self.model.path is not None:
+            from .registry import ref_of
+
+            self.name = ref_of(self.model.path)
+        else:
+            self.name = (self.model.meta or {}).get("name") or self.model.kind
 
     def classify(self, texts: Sequence[str]) -> list[SentenceResult]:
         texts = [str(t) for t in texts]

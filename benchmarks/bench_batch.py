@@ -57,7 +57,11 @@ def _tree_rss_kb(root: int) -> int:
     return total
 
 
-def run_batch(args: list[str], env: dict) -> tuple[float, int, subprocess.CompletedProcess]:
+def run_batch(args: list[str], env: dict) -> tuple[float, float, int, subprocess.CompletedProcess]:
+    """(wall seconds, CPU seconds of the process tree, peak tree RSS in kB, the finished process)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     exe = shutil.which("mythscan")
     cmd = [exe, *args] if exe else [sys.executable, "-m", "mythscan.cli", *args]
     peak = [0]
@@ -76,7 +80,9 @@ def run_batch(args: list[str], env: dict) -> tuple[float, int, subprocess.Comple
     wall = time.perf_counter() - t0
     done.set()
     th.join()
-    return wall, peak[0], subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, peak[0], subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def archive(n: int, fmt: str, cache: Path, seed: int = 0) -> Path:
@@ -131,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     env = dict(os.environ)
     print(f"{'n':>7} {'format':>6} {'workers':>7} {'prefilter':>9} {'wall_s':>7} {'art/s e2e':>9} {'art/s pipe':>10} "
-          f"{'sent/s pipe':>11} {'peak_RSS_MB':>11} {'myths':>6} {'dups':>5}", flush=True)
+          f"{'sent/s pipe':>11} {'cpu_s':>6} {'art/cpu_s':>9} {'peak_RSS_MB':>11} {'myths':>6} {'dups':>5} {'load1':>5}", flush=True)
     for fmt in a.format:
         for n in a.n:
             path = archive(n, fmt, a.cache)
@@ -141,15 +147,16 @@ def main(argv: list[str] | None = None) -> int:
                     args = ["batch", str(path), "--out", str(out), "--overwrite", "--no-progress", "--workers", str(w)]
                     args += [] if prefilter else ["--no-prefilter"]
                     args += ["--model", a.model] if a.model else []
-                    wall, peak_kb, proc = run_batch(args, env)
+                    wall, cpu, peak_kb, proc = run_batch(args, env)
+                    load = os.getloadavg()[0]
                     if proc.returncode != 0:
                         print(f"FAILED ({proc.returncode}): {proc.stderr.decode()[-2000:]}", flush=True)
                         continue
                     s = json.loads((out / "summary.json").read_text())
                     t, run = s["totals"], s["run"]
                     print(f"{n:>7} {fmt:>6} {w:>7} {'on' if prefilter else 'off':>9} {wall:>7.1f} {t['items'] / wall:>9.1f} "
-                          f"{run['articles_per_s']:>10.1f} {run['sentences_per_s']:>11.0f} {peak_kb / 1024:>11.0f} {t['myths']:>6} "
-                          f"{t['duplicates']:>5}", flush=True)
+                          f"{run['articles_per_s']:>10.1f} {run['sentences_per_s']:>11.0f} {cpu:>6.1f} {t['items'] / cpu:>9.1f} "
+                          f"{peak_kb / 1024:>11.0f} {t['myths']:>6} {t['duplicates']:>5} {load:>5.1f}", flush=True)
                     shutil.rmtree(out, ignore_errors=True)
     return 0
 

@@ -47,7 +47,7 @@ def suggest(inputs: list[str], n: int = 50, *, model=None, text_column: str = "t
     pool = _collect(inputs, text_column)
     labelled = load_labels()
     known = {normalise(t) for t in labelled["text"]}
-    index: dict[str, set[int]] = {}
+    index: dict[tuple, set[int]] = {}
     lab_sh = [shingles(t) for t in labelled["text"]]
     for i, s in enumerate(lab_sh):
         for g in s:

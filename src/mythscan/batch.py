@@ -99,15 +99,15 @@ def analyse(item: RawItem, pf: Prefilter) -> dict:
         return {**rec, "status": "error" if item.error else "skip", "reason": item.error or item.skip}
     try:
         doc = document_from_bytes(item.data or b"", item.article_id, html=item.html, url=item.url, declared_charset=item.charset)
+        spans = split_sentences(doc.text)
+        topical = pf.topical(doc.text)
+        cand = [pf.sentence(s.text) for s in spans] if (topical or not pf.enabled) else [False] * len(spans)
     except InputError as exc:
         return {**rec, "status": "error", "reason": str(exc)}
     except Exception as exc:  # a parser failing on odd input must not stop the run
         return {**rec, "status": "error", "reason": f"could not extract the text ({type(exc).__name__}: {str(exc)[:200]})"}
     meta = {k: str(v) for k, v in doc.meta().items() if v and k not in ("source", "encoding")}
     meta.update(item.meta)  # what the archive says (table columns, WARC headers) wins over what was extracted
-    spans = split_sentences(doc.text)
-    topical = pf.topical(doc.text)
-    cand = [pf.sentence(s.text) for s in spans] if (topical or not pf.enabled) else [False] * len(spans)
     return {**rec, "status": "article", "meta": meta, "warnings": list(doc.warnings), "hash": text_hash(doc.text),
             "chars": len(doc.text), "topical": topical, "spans": [(s.start, s.end, s.text) for s in spans], "cand": cand}
 

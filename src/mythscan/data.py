@@ -39,11 +39,12 @@ def normalise(text: str) -> str:
     return " ".join(_NORM.sub(" ", text.lower()).split())
 
 
-def shingles(text: str, n: int = 5) -> frozenset[str]:
+def shingles(text: str, n: int = 5) -> frozenset:
+    """Word n-grams (as tuples) of the normalised text; the whole text when it is shorter."""
     words = normalise(text).split()
     if len(words) < n:
-        return frozenset([" ".join(words)]) if words else frozenset()
-    return frozenset(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+        return frozenset([tuple(words)]) if words else frozenset()
+    return frozenset(zip(*(words[i:] for i in range(n))))
 
 
 def label_files(path: str | Path | None = None) -> list[Path]:
@@ -185,11 +186,15 @@ def check_dataset(rows: list[dict], *, near_dup: bool = True) -> list[Problem]:
 
 def near_duplicates(rows: list[dict], threshold: float = NEAR_DUP_JACCARD) -> list[Problem]:
     """Sentences in different groups whose 5-gram Jaccard similarity reaches ``threshold``."""
-    index: dict[str, list[int]] = defaultdict(list)
+    index: dict[tuple, list[int]] = defaultdict(list)
     sh = [shingles(r.get("text", "")) for r in rows]
     problems = []
     for i, s in enumerate(sh):
-        candidates = Counter(j for g in s for j in index[g])
+        candidates: Counter = Counter()
+        for g in s:
+            posting = index.get(g)
+            if posting:
+                candidates.update(posting)
         for j, shared in candidates.items():
             if rows[i].get("group") == rows[j].get("group"):
                 continue
@@ -297,10 +302,14 @@ def merge_near_duplicate_groups(rows: list[dict], threshold: float = NEAR_DUP_JA
         r.setdefault("_file", "?")
         r.setdefault("_line", 0)
     merges = 0
-    index: dict[str, list[int]] = defaultdict(list)
+    index: dict[tuple, list[int]] = defaultdict(list)
     sh = [shingles(r.get("text", "")) for r in rows]
     for i, s in enumerate(sh):
-        for j, shared in Counter(j for g in s for j in index[g]).items():
+        candidates: Counter = Counter()
+        for g in s:
+            if g in index:
+                candidates.update(index[g])
+        for j, shared in candidates.items():
             if shared / (len(s) + len(sh[j]) - shared) >= threshold:
                 a, b = find(rows[i]["group"]), find(rows[j]["group"])
                 if a != b:

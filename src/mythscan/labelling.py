@@ -131,7 +131,7 @@ def add_labels(source: str | Path, *, target: str | Path | None = None, annotato
 def _assign(fresh: list[dict], existing: list[dict], report: AddReport) -> None:
     """Groups: a near-duplicate of an existing sentence joins its group (and split); others get new
     groups (their own `group` column if given). Splits of new groups: per category, by hash order."""
-    index: dict[str, list[int]] = defaultdict(list)
+    index: dict[tuple, list[int]] = defaultdict(list)
     sh = [shingles(r["text"]) for r in existing]
     for i, s in enumerate(sh):
         for g in s:
@@ -141,7 +141,11 @@ def _assign(fresh: list[dict], existing: list[dict], report: AddReport) -> None:
     for r in fresh:
         s = shingles(r["text"])
         best, best_j = 0.0, None
-        for j, shared in Counter(j for g in s for j in index[g]).items():
+        candidates: Counter = Counter()
+        for g in s:
+            if g in index:
+                candidates.update(index[g])
+        for j, shared in candidates.items():
             jac = shared / (len(s) + len(sh[j]) - shared)
             if jac > best:
                 best, best_j = jac, j

@@ -10,6 +10,10 @@ process tree (main process + workers, sampled from /proc every 0.1 s).
     python benchmarks/bench_batch.py --n 10000 --no-prefilter-too     # prefilter speed-up
     python benchmarks/bench_batch.py --recall                         # prefilter recall only
 
+The archives attribute each labelled sentence to a random speaker ("..., Maria Lopez said on
+Monday.") so that sentences do not repeat verbatim: the MiniLM models memoise embeddings in
+process, and verbatim repeats would flatter them (--verbatim turns this off).
+
 Also prints the prefilter's recall: on the labelled test split (labels/sentences.csv, split test,
 label myth) and, end to end, on the labelled myth sentences mixed into the generated articles.
 """
@@ -85,11 +89,12 @@ def run_batch(args: list[str], env: dict) -> tuple[float, float, int, subprocess
     return wall, cpu, peak[0], subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
-def archive(n: int, fmt: str, cache: Path, seed: int = 0) -> Path:
-    path = cache / (f"archive-{n}-{seed}.jsonl" if fmt == "jsonl" else f"archive-{n}-{seed}.warc.gz")
+def archive(n: int, fmt: str, cache: Path, seed: int = 0, vary: bool = True) -> Path:
+    name = f"archive-{n}-{seed}{'-vary' if vary else ''}"
+    path = cache / (f"{name}.jsonl" if fmt == "jsonl" else f"{name}.warc.gz")
     if not path.exists():
         t0 = time.perf_counter()
-        (write_jsonl if fmt == "jsonl" else write_warc)(path, n, seed)
+        (write_jsonl if fmt == "jsonl" else write_warc)(path, n, seed, vary=vary)
         print(f"# generated {path.name}: {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.0f} s", flush=True)
     return path
 
@@ -129,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="model for mythscan batch (default: the default model)")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mythscan-bench", help="where archives and outputs go")
     ap.add_argument("--recall", action="store_true", help="only measure the prefilter's recall")
+    ap.add_argument("--verbatim", action="store_true", help="labelled sentences verbatim (repeated): flatters models "
+                    "that memoise embeddings; by default each is attributed to a random speaker")
     a = ap.parse_args(argv)
     a.cache.mkdir(parents=True, exist_ok=True)
     r = recall()
@@ -140,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'sent/s pipe':>11} {'cpu_s':>6} {'art/cpu_s':>9} {'peak_RSS_MB':>11} {'myths':>6} {'dups':>5} {'load1':>5}", flush=True)
     for fmt in a.format:
         for n in a.n:
-            path = archive(n, fmt, a.cache)
+            path = archive(n, fmt, a.cache, vary=not a.verbatim)
             for prefilter in ([True, False] if a.no_prefilter_too else [True]):
                 for w in a.workers:
                     out = a.cache / f"out-{n}-{fmt}-w{w}-{'pf' if prefilter else 'nopf'}"

@@ -33,6 +33,7 @@ TEAMS = ["Rovers", "United", "City", "Athletic", "Wanderers", "Rangers", "Albion
 PLACES = ["Springfield", "Riverton", "Lakeside", "Oakford", "Millbrook", "Ashton", "Kingsbridge", "Westhaven", "Brookfield", "Fairview"]
 THINGS = ["bridge", "library", "hospital wing", "bus route", "school gym", "community garden", "water main", "bike lane", "museum", "market hall"]
 COMPANIES = ["Northwind Foods", "Apex Motors", "Bluewater Energy", "Helix Pharma", "Summit Retail", "Orbit Airlines", "Greenfield Farms"]
+VERBS = ["said", "wrote", "reported", "noted", "argued"]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 FILLER = {
@@ -140,8 +141,9 @@ class ArchiveGenerator:
     """Deterministic article stream: dicts with id, outlet, date, url, title, text, injected_myths."""
 
     def __init__(self, seed: int = 0, topic_articles: float = 0.1, topic_share: float = 0.65, dup_share: float = 0.03,
-                 labelled: list[tuple[str, str]] | None = None):
+                 labelled: list[tuple[str, str]] | None = None, vary: bool = False):
         self.rng = random.Random(seed)
+        self.vary = vary  # attribute each labelled sentence to a random speaker, so it is (nearly) never repeated verbatim
         self.labelled = labelled or load_labelled()
         self.topic_articles, self.topic_share, self.dup_share = topic_articles, topic_share, dup_share
         self.topics = [k for k in FILLER if k != "world_china"]
@@ -157,6 +159,8 @@ class ArchiveGenerator:
             if topical and rng.random() < self.topic_share:
                 text, label = rng.choice(self.labelled)
                 myths += label == "myth"
+                if self.vary:
+                    text = f"{text.rstrip('.!?')}, {rng.choice(NAMES)} {rng.choice(VERBS)} on {rng.choice(DAYS)}."
                 sentences.append(text)
             elif rng.random() < 0.006:
                 sentences.append(_fill(rng.choice(FILLER["world_china"]), rng))
@@ -195,6 +199,7 @@ def html_page(art: dict) -> str:
 
 
 def write_jsonl(path: Path, n: int, seed: int = 0, **kw) -> Path:
+    """kw: ArchiveGenerator options (topic_articles, dup_share, vary, ...)."""
     with open(path, "w", encoding="utf-8") as fh:
         for art in ArchiveGenerator(seed, **kw).articles(n):
             fh.write(json.dumps(art, ensure_ascii=False) + "\n")
@@ -233,10 +238,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--topic-articles", type=float, default=0.1, help="share of articles about social credit")
     ap.add_argument("--dup-share", type=float, default=0.03, help="share of syndicated copies")
+    ap.add_argument("--vary", action="store_true", help="attribute labelled sentences to random speakers, so that no "
+                    "sentence repeats verbatim (fair for models that memoise embeddings)")
     a = ap.parse_args(argv)
     fmt = a.format or ("warc" if ".warc" in a.out.name else "jsonl")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    (write_warc if fmt == "warc" else write_jsonl)(a.out, a.n, a.seed, topic_articles=a.topic_articles, dup_share=a.dup_share)
+    (write_warc if fmt == "warc" else write_jsonl)(a.out, a.n, a.seed, topic_articles=a.topic_articles, dup_share=a.dup_share,
+                                                   vary=a.vary)
     print(f"wrote {a.n} articles to {a.out} ({a.out.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     return 0
 

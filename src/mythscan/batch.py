@@ -169,10 +169,29 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def limit_threads(threads: int) -> None:
+    """Keep N worker processes from each starting one math thread per core (oversubscription made
+    --workers 2 slower than 1 with the MiniLM models). Call before the model is loaded."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    from . import encoder
+
+    if getattr(encoder, "_ENCODERS", None) is not None and getattr(encoder, "_LOCK", None) is not None:
+        def get_encoder(quantized: bool = False):  # as encoder.get_encoder, with a fixed onnxruntime thread count
+            key = f"q{int(quantized)}"
+            with encoder._LOCK:
+                if key not in encoder._ENCODERS:
+                    encoder._ENCODERS[key] = encoder.Encoder(quantized=quantized, threads=threads)
+                return encoder._ENCODERS[key]
+
+        encoder.get_encoder = get_encoder
+
+
 def _init_worker(model: str | None, threshold: float | None, prefilter: bool, all_sentences: bool, home: str | None,
-                 parent: int | None = None) -> None:
+                 parent: int | None = None, threads: int = 1) -> None:
     if parent:
         _exit_with_parent(parent)
+    limit_threads(threads)
     if home:
         os.environ["MYTHSCAN_HOME"] = home
     from .scoring import Scorer
@@ -420,7 +439,8 @@ def run_local(opts: BatchOptions, sources: list[Source], manifest: dict) -> None
 
         executor = ProcessPoolExecutor(opts.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
                                        initargs=(opts.model, opts.threshold, opts.prefilter, opts.all_sentences,
-                                                 os.environ.get("MYTHSCAN_HOME"), os.getpid()))
+                                                 os.environ.get("MYTHSCAN_HOME"), os.getpid(),
+                                                 max(1, (os.cpu_count() or 1) // opts.workers)))
         scorer = None
     else:
         from .scoring import Scorer

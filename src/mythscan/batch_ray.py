@@ -74,7 +74,10 @@ class Classifier:
     def __init__(self, model: str | None, threshold: float | None, all_sentences: bool, home: str | None):
         if home:
             os.environ["MYTHSCAN_HOME"] = home
+        from .batch import limit_threads
         from .scoring import Scorer
+
+        limit_threads(1)  # one CPU per actor
 
         self.scorer = Scorer(model, threshold=threshold)
         self.all_sentences = all_sentences

@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5000)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    models = args.models or sorted(p.parent.name for p in (ROOT / "models").glob("*/config.json"))
+    models = args.models or sorted(p.parent.name for p in (ROOT / "models").glob("*/CURRENT"))
     print(f"{'model':<12}{'cold start s (median)':>24}{'load s':>8}{'sentences/s':>13}{'peak RSS MB':>13}")
     for m in models:
         cold = cold_start(m, args.runs)

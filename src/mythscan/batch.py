@@ -502,6 +502,12 @@ def run_batch(opts: BatchOptions) -> dict:
         if manifest.get("complete") and batch_report.outputs_present(out, opts.format):
             log(f"{out}: this run is already complete; nothing to do (--overwrite to redo it)")
             return json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        store = PartStore(out)
+        missing = [p["part"] for p in manifest["parts"]
+                   if not all(store.path(p["part"], k).exists() for k in ("articles.parquet", "sentences.parquet", "errors.jsonl"))]
+        if missing and (manifest.get("complete") or opts.engine == "local"):  # ray rebuilds its parts
+            raise InputError(f"{out}: {len(missing)} of the run's parts are missing from {store.dir}",
+                             hint="use --overwrite to run it again from the start")
         if manifest["parts"] and not manifest.get("complete"):
             log(f"continuing the run in {out}: {len(manifest['parts'])} part(s) already done")
         if not manifest.get("complete"):

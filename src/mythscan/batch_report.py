@@ -294,7 +294,8 @@ def render_html(summary: dict, errors: list[dict]) -> str:
         link = f'<a href="{_e(a["url"])}">{_e(title)}</a>' if a.get("url") else _e(title)
         items = "".join(f'<li class="myth">“{_e(s["text"])}” <span class=muted>({s["myth_probability"]:.0%}, {_e(s["category_name"] or s["category"])})</span></li>'
                         for s in a["flagged"])
-        parts.append(f'<div class="art"><b>{link}</b><div class=muted>{_e(a["outlet"])} · {_e(a["date"])} · {_e(a["article_id"])} · '
+        facts = " · ".join(_e(x) for x in (a["outlet"], a["date"], a["article_id"]) if x)
+        parts.append(f'<div class="art"><b>{link}</b><div class=muted>{facts} · '
                      f'{a["myths"]} of {a["sentences"]} sentences ({a["myth_share"]:.0%})</div><ul>{items}</ul></div>')
     if not summary["top_articles"]:
         parts.append("<p>No myth sentences were found.</p>")

@@ -1,8 +1,5 @@
 import json
-import shutil
-from pathlib import Path
 
-import pytest
 
 from mythscan.data import load_labels, stats, to_datasets, validate
 from tests.conftest import DATA, ROOT, run_cli

@@ -74,15 +74,10 @@ def compute_metrics(y_true, y_pred, proba: np.ndarray, cat_true=None, cat_pred=N
 
 def evaluate_model(model: BaseModel, df, *, threshold: float | None = None) -> tuple[dict, "object"]:
     """Metrics of ``model`` on a labelled DataFrame, and the DataFrame with predictions added."""
-    from .models import decide
-
     texts = df["text"].astype(str).tolist()
     t0 = time.perf_counter()
-    proba, labels, cats = model.predict_all(texts)
+    proba, labels, cats = model.predict_all(texts, threshold=threshold)
     elapsed = time.perf_counter() - t0
-    if threshold is not None:
-        labels = decide(proba, threshold)
-        cats = model._categories(labels, model._raw_proba(texts)[1])
     pairs = df["pair"].astype(str).tolist() if "pair" in df else None
     cat_true = [c if c else None for c in df["category"].astype(str)]
     m = compute_metrics(df["label"].to_numpy(dtype=object), labels, proba, cat_true, cats, pairs)

@@ -10,7 +10,6 @@ scoring runs on onnxruntime without torch, like the frozen model.
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from pathlib import Path
 

@@ -8,7 +8,6 @@ import datetime as _dt
 import hashlib
 import io
 import json
-import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path

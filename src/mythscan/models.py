@@ -16,7 +16,7 @@ pickled: fitted scikit-learn parts are stored as their arrays (safetensors) and 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -124,14 +124,15 @@ class BaseModel:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.predict_all(texts)[0]
 
-    def predict_all(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
-        """Label probabilities (calibrated), labels after the myth threshold, and categories."""
+    def predict_all(self, texts: Sequence[str], threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+        """Label probabilities (calibrated), labels after the myth threshold (the model's unless
+        ``threshold`` is given), and categories."""
         texts = [str(t) for t in texts]
         if not texts:
             return np.zeros((0, 3)), np.array([], dtype=object), []
         proba, fine = self._raw_proba(texts)
         proba = apply_temperature(proba, self.decision.temperature)
-        labels = decide(proba, self.decision.threshold)
+        labels = decide(proba, self.decision.threshold if threshold is None else threshold)
         cats = self._categories(labels, fine)
         return proba, labels, cats
 

@@ -7,9 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
-from .models import LABELS, BaseModel, decide
+from .models import LABELS, BaseModel
 from .persistence import load_model as _load_model
 from .reading import Document, document_from_bytes, read_source
 from .splitting import split_sentences
@@ -90,10 +89,7 @@ class Scorer:
         texts = [str(t) for t in texts]
         if not texts:
             return []
-        proba, _, cats = self.model.predict_all(texts)
-        labels = decide(proba, self.threshold)
-        if not np.isclose(self.threshold, self.model.decision.threshold):
-            cats = self.model._categories(labels, self.model._raw_proba(texts)[1])
+        proba, labels, cats = self.model.predict_all(texts, threshold=self.threshold)
         im = LABELS.index("myth")
         out = []
         for text, p, lab, cat in zip(texts, proba, labels, cats):

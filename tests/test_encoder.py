@@ -20,3 +20,16 @@ def test_onnx_encoder_matches_transformers():
     mask = batch["attention_mask"][..., None].float()
     ref = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=1).numpy()
     assert float((got * ref).sum(1).min()) > 0.9999
+
+
+def test_encode_cache_overflow_keeps_every_row(monkeypatch):
+    """When the bounded cache is cleared mid-call, rows cached earlier are still returned."""
+    from mythscan import encoder
+
+    monkeypatch.setattr(encoder, "_CACHE_MAX", 3)
+    encoder._CACHE.clear()
+    first = encoder.encode_cached(["alpha one", "beta two"])
+    both = encoder.encode_cached(["alpha one", "gamma three", "delta four"])  # overflow clears the cache
+    np.testing.assert_allclose(both[0], first[0], atol=1e-6)
+    assert both.shape == (3, 384)
+    encoder._CACHE.clear()

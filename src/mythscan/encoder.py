@@ -166,12 +166,13 @@ def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = 6
     runs do not re-encode the same sentences (embeddings do not depend on the fold)."""
     enc = encoder or get_encoder(quantized)
     key = key or f"base-q{int(quantized)}"
-    missing = list(dict.fromkeys(t for t in texts if (key, t) not in _CACHE))
+    found = {t: _CACHE[(key, t)] for t in dict.fromkeys(texts) if (key, t) in _CACHE}
+    missing = [t for t in dict.fromkeys(texts) if t not in found]
     if missing:
-        if len(missing) > _CACHE_MAX:
-            return enc.encode(list(texts), batch_size=batch_size)
         vecs = enc.encode(missing, batch_size=batch_size)
-        if len(_CACHE) + len(missing) > _CACHE_MAX:
-            _CACHE.clear()
-        _CACHE.update({(key, t): v for t, v in zip(missing, vecs)})
-    return np.stack([_CACHE[(key, t)] for t in texts]) if texts else np.zeros((0, Encoder.dim), np.float32)
+        found.update(zip(missing, vecs))
+        if len(missing) <= _CACHE_MAX:
+            if len(_CACHE) + len(missing) > _CACHE_MAX:
+                _CACHE.clear()  # bounded memory; this call's vectors are already in `found`
+            _CACHE.update({(key, t): v for t, v in zip(missing, vecs)})
+    return np.stack([found[t] for t in texts]) if texts else np.zeros((0, Encoder.dim), np.float32)

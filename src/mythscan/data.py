@@ -47,6 +47,17 @@ def shingles(text: str, n: int = 5) -> frozenset:
     return frozenset(zip(*(words[i:] for i in range(n))))
 
 
+def jaccard_candidates(s: frozenset, index: dict, sh: list) -> dict[int, float]:
+    """Rows sharing at least one shingle with ``s`` (via the shingle -> rows ``index``), with their
+    5-gram Jaccard similarity. Shared by validation, group merging and `labels add`."""
+    shared: Counter = Counter()
+    for g in s:
+        posting = index.get(g)
+        if posting:
+            shared.update(posting)
+    return {j: k / (len(s) + len(sh[j]) - k) for j, k in shared.items()}
+
+
 def label_files(path: str | Path | None = None) -> list[Path]:
     p = Path(path) if path else labels_dir()
     if p.is_file():
@@ -128,7 +139,7 @@ def check_rows(rows: list[dict], file: str, taxonomy: Taxonomy, *, required: Ite
             elif cat not in myth_ids | acc_ids:
                 problems.append(Problem(file, ln, f"unknown category {cat!r}; add it to labels/taxonomy.yaml first"))
             elif (label == "myth") != (cat in myth_ids):
-                problems.append(Problem(file, ln, f"label {label!r} does not match category {cat!r} (a {taxonomy.kind_of(cat)} category)"))
+                problems.append(Problem(file, ln, f"label {label!r} does not match category {cat!r} (it is a {taxonomy.kind_of(cat)} category)"))
         if "split" in required and r.get("split", "") not in SPLITS:
             problems.append(Problem(file, ln, f"split {r.get('split')!r} must be one of {sorted(SPLITS)}"))
         if "register" in required and r.get("register", "") not in REGISTERS:
@@ -190,15 +201,9 @@ def near_duplicates(rows: list[dict], threshold: float = NEAR_DUP_JACCARD) -> li
     sh = [shingles(r.get("text", "")) for r in rows]
     problems = []
     for i, s in enumerate(sh):
-        candidates: Counter = Counter()
-        for g in s:
-            posting = index.get(g)
-            if posting:
-                candidates.update(posting)
-        for j, shared in candidates.items():
+        for j, jac in jaccard_candidates(s, index, sh).items():
             if rows[i].get("group") == rows[j].get("group"):
                 continue
-            jac = shared / (len(s) + len(sh[j]) - shared)
             if jac >= threshold and normalise(rows[i]["text"]) != normalise(rows[j]["text"]):
                 problems.append(Problem(rows[i]["_file"], rows[i]["_line"], f"near-duplicate ({jac:.2f} 5-gram Jaccard) of {rows[j]['_file']}:{rows[j]['_line']} in another group ({rows[j].get('group')!r}); merge the groups or rewrite"))
         for g in s:
@@ -305,12 +310,8 @@ def merge_near_duplicate_groups(rows: list[dict], threshold: float = NEAR_DUP_JA
     index: dict[tuple, list[int]] = defaultdict(list)
     sh = [shingles(r.get("text", "")) for r in rows]
     for i, s in enumerate(sh):
-        candidates: Counter = Counter()
-        for g in s:
-            if g in index:
-                candidates.update(index[g])
-        for j, shared in candidates.items():
-            if shared / (len(s) + len(sh[j]) - shared) >= threshold:
+        for j, jac in jaccard_candidates(s, index, sh).items():
+            if jac >= threshold:
                 a, b = find(rows[i]["group"]), find(rows[j]["group"])
                 if a != b:
                     parent[b] = a

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import COLUMNS, NEAR_DUP_JACCARD, Problem, check_rows, normalise, read_rows, shingles
+from .data import COLUMNS, NEAR_DUP_JACCARD, Problem, check_rows, jaccard_candidates, normalise, read_rows, shingles
 from .errors import LabelError
 from .fileio import atomic_write_text
 from .paths import labels_dir
@@ -140,12 +140,7 @@ def _assign(fresh: list[dict], existing: list[dict], report: AddReport) -> None:
     for r in fresh:
         s = shingles(r["text"])
         best, best_j = 0.0, None
-        candidates: Counter = Counter()
-        for g in s:
-            if g in index:
-                candidates.update(index[g])
-        for j, shared in candidates.items():
-            jac = shared / (len(s) + len(sh[j]) - shared)
+        for j, jac in jaccard_candidates(s, index, sh).items():
             if jac > best:
                 best, best_j = jac, j
         if best_j is not None and best >= NEAR_DUP_JACCARD:

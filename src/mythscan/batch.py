@@ -174,17 +174,9 @@ def limit_threads(threads: int) -> None:
     --workers 2 slower than 1 with the MiniLM models). Call before the model is loaded."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
-    from . import encoder
+    from .encoder import set_threads
 
-    if getattr(encoder, "_ENCODERS", None) is not None and getattr(encoder, "_LOCK", None) is not None:
-        def get_encoder(quantized: bool = False):  # as encoder.get_encoder, with a fixed onnxruntime thread count
-            key = f"q{int(quantized)}"
-            with encoder._LOCK:
-                if key not in encoder._ENCODERS:
-                    encoder._ENCODERS[key] = encoder.Encoder(quantized=quantized, threads=threads)
-                return encoder._ENCODERS[key]
-
-        encoder.get_encoder = get_encoder
+    set_threads(threads)
 
 
 def _init_worker(model: str | None, threshold: float | None, prefilter: bool, all_sentences: bool, home: str | None,

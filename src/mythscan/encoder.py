@@ -148,11 +148,21 @@ class Encoder:
         return out
 
 
+_THREADS: int | None = None
+
+
+def set_threads(threads: int | None) -> None:
+    """onnxruntime threads for encoders created from now on (None: up to 4, one per core).
+    Batch worker processes use 1 so that N workers do not oversubscribe the cores."""
+    global _THREADS
+    _THREADS = threads
+
+
 def get_encoder(quantized: bool = False) -> Encoder:
     key = f"q{int(quantized)}"
     with _LOCK:
         if key not in _ENCODERS:
-            _ENCODERS[key] = Encoder(quantized=quantized)
+            _ENCODERS[key] = Encoder(quantized=quantized, threads=_THREADS)
         return _ENCODERS[key]
 
 

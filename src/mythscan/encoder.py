@@ -17,6 +17,9 @@ from .errors import ModelError
 from .paths import cache_dir
 
 MAX_LENGTH = 128
+# Sentences per onnxruntime call, after sorting by length. Measured on 2 cores (3,000 labelled
+# sentences): fp32 194/233/223/151 sentences/s and int8 417/536/503/425 at 8/16/32/64.
+BATCH_SIZE = 16
 _LOCK = threading.Lock()
 _ENCODERS: dict[str, "Encoder"] = {}
 
@@ -122,7 +125,7 @@ class Encoder:
         self.tokenizer.enable_truncation(MAX_LENGTH)
         self.quantized = quantized
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -170,7 +173,7 @@ _CACHE: dict[tuple[str, str], np.ndarray] = {}
 _CACHE_MAX = 50_000
 
 
-def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = 64, encoder: "Encoder | None" = None,
+def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = BATCH_SIZE, encoder: "Encoder | None" = None,
                   key: str | None = None) -> np.ndarray:
     """Encode with a bounded in-process memo, so cross-validation folds and repeated training
     runs do not re-encode the same sentences (embeddings do not depend on the fold)."""

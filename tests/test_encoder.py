@@ -33,3 +33,17 @@ def test_encode_cache_overflow_keeps_every_row(monkeypatch):
     np.testing.assert_allclose(both[0], first[0], atol=1e-6)
     assert both.shape == (3, 384)
     encoder._CACHE.clear()
+
+
+def test_set_threads_applies_to_new_encoders_and_batch_size_does_not_change_vectors(monkeypatch):
+    from mythscan import encoder
+
+    monkeypatch.setattr(encoder, "_ENCODERS", {})
+    monkeypatch.setattr(encoder, "_THREADS", None)
+    encoder.set_threads(1)
+    enc = encoder.get_encoder()
+    assert enc.session.get_session_options().intra_op_num_threads == 1
+    texts = ["Defaulters cannot buy plane tickets.", "A much longer sentence about local pilots in Rongcheng and their points.", "Short."]
+    a = enc.encode(texts, batch_size=1)
+    b = enc.encode(texts, batch_size=encoder.BATCH_SIZE)
+    assert np.allclose(a, b, atol=1e-5)

@@ -112,3 +112,17 @@ def test_fast_tfidf_matches_scikit_learn(tiny_labels):
     np.testing.assert_allclose(got_label, ref_label, atol=1e-6)
     np.testing.assert_allclose(got_fine, ref_fine, atol=1e-6)
     np.testing.assert_allclose(again, ref_label, atol=1e-6)
+
+
+def test_invariance_suite_counts_frames_with_one_label(tiny_model):
+    import pandas as pd
+
+    from mythscan.paths import REPO_ROOT
+
+    suite = pd.read_csv(REPO_ROOT / "evaluate" / "suites" / "name_invariance.csv", keep_default_na=False)
+    model = load_model(tiny_model)
+    m, preds = evaluate_model(model, suite)
+    expected = preds.groupby("frame")["pred_label"].nunique().eq(1).mean()
+    assert m["invariance"]["frames"] == suite["frame"].nunique() == 16
+    assert m["invariance"]["consistent"] == round(float(expected), 4)
+    assert 0 <= m["invariance"]["consistent"] <= 1

@@ -87,6 +87,11 @@ def evaluate_model(model: BaseModel, df, *, threshold: float | None = None) -> t
     if pairs is not None and m.get("contrast_pairs", {}).get("n"):
         pm = np.array([p != "" for p in pairs])
         m["keyword_baseline_pairs_myth"] = prf((df["label"].to_numpy(dtype=object) == "myth")[pm], kw[pm])
+    if "frame" in df:  # invariance suites: one frame, several wordings that must get one label
+        frames = df["frame"].astype(str).to_numpy()
+        ids = sorted(set(frames) - {"", "nan"})
+        same = [len(set(labels[frames == f])) == 1 for f in ids]
+        m["invariance"] = {"frames": len(ids), "consistent": round(float(np.mean(same)), 4) if ids else None}
     out = df.copy()
     out["pred_label"] = labels
     out["pred_category"] = [c or "" for c in cats]
@@ -161,6 +166,8 @@ def write_report(m: dict, preds, out_dir: Path, *, model_name: str, data_name: s
     kb = m.get("keyword_baseline_myth")
     if kb:
         lines.append(f"| keyword alert myth F1 (baseline) | {kb['f1']} |")
+    if m.get("invariance"):
+        lines.append(f"| frames labelled the same across wordings (invariance) | {m['invariance']['consistent']} of {m['invariance']['frames']} |")
     lines += ["", "## Per label", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     lines += [f"| {k} | {v['precision']} | {v['recall']} | {v['f1']} | {v['support']} |" for k, v in m["per_label"].items()]
     if m.get("per_category"):

@@ -54,7 +54,8 @@ def run_evaluate(model_name, data, out, threshold=None) -> str:
         write_report(m, preds, target, model_name=name, data_name=data_name + suffix.replace("-", " without ambiguous "))
         h = headline(m)
         lines.append(f"{name} on {data_name}{' (unambiguous rows)' if suffix else ''}: n={m['n']} " + " ".join(f"{k}={v}" for k, v in h.items())
-                     + f" keyword_alert_myth_f1={m['keyword_baseline_myth']['f1']}")
+                     + f" keyword_alert_myth_f1={m['keyword_baseline_myth']['f1']}"
+                     + (f" invariant_frames={m['invariance']['consistent']}" if m.get("invariance") else ""))
         lines.append(f"  report: {target / 'report.md'}")
     return "\n".join(lines)
 

@@ -118,6 +118,10 @@ class BaseModel:
         for lab, f in zip(labels, fine):
             if f not in ("other", "myth", "accurate"):
                 self.category_kind.setdefault(f, lab)
+        if self.params.get("name_swap"):
+            from .augment import swap_names
+
+            texts, labels, fine = swap_names(texts, labels, fine, seed=int(self.params.get("seed", 0)))
         self._fit(texts, labels, fine)
         return self
 

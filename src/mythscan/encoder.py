@@ -179,8 +179,9 @@ def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = B
     runs do not re-encode the same sentences (embeddings do not depend on the fold)."""
     enc = encoder or get_encoder(quantized)
     key = key or f"base-q{int(quantized)}"
-    found = {t: _CACHE[(key, t)] for t in dict.fromkeys(texts) if (key, t) in _CACHE}
-    missing = [t for t in dict.fromkeys(texts) if t not in found]
+    unique = dict.fromkeys(texts)
+    found = {t: _CACHE[(key, t)] for t in unique if (key, t) in _CACHE}
+    missing = [t for t in unique if t not in found]
     if missing:
         vecs = enc.encode(missing, batch_size=batch_size)
         found.update(zip(missing, vecs))

@@ -43,7 +43,7 @@ def expected_calibration_error(prob: np.ndarray, correct: np.ndarray, bins: int 
     return round(float(ece), 4), table
 
 
-def compute_metrics(y_true, y_pred, proba: np.ndarray, cat_true=None, cat_pred=None, pairs=None) -> dict:
+def compute_metrics(y_true, y_pred, proba: np.ndarray, cat_true=None, cat_pred=None, pairs=None, frames=None) -> dict:
     y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
     out: dict = {"n": int(len(y_true))}
     out["myth"] = prf(y_true == "myth", y_pred == "myth")
@@ -69,6 +69,11 @@ def compute_metrics(y_true, y_pred, proba: np.ndarray, cat_true=None, cat_pred=N
         out["contrast_pairs"] = {"n": len(ids), "accuracy": round(float(np.mean(ok)), 4) if ids else None}
         pm = np.isin(pairs, ids)
         out["contrast_pair_sentences_myth"] = prf((y_true == "myth")[pm], (y_pred == "myth")[pm]) if ids else None
+    if frames is not None:  # invariance suites: one frame, several wordings that must get one label
+        frames = np.asarray([f or "" for f in frames], dtype=object)
+        ids = sorted(set(frames) - {""})
+        same = [len(set(y_pred[frames == f])) == 1 for f in ids]
+        out["invariance"] = {"frames": len(ids), "consistent": round(float(np.mean(same)), 4) if ids else None}
     return out
 
 
@@ -80,18 +85,14 @@ def evaluate_model(model: BaseModel, df, *, threshold: float | None = None) -> t
     elapsed = time.perf_counter() - t0
     pairs = df["pair"].astype(str).tolist() if "pair" in df else None
     cat_true = [c if c else None for c in df["category"].astype(str)]
-    m = compute_metrics(df["label"].to_numpy(dtype=object), labels, proba, cat_true, cats, pairs)
+    frames = df["frame"].fillna("").astype(str).tolist() if "frame" in df else None
+    m = compute_metrics(df["label"].to_numpy(dtype=object), labels, proba, cat_true, cats, pairs, frames)
     m["sentences_per_second"] = round(len(texts) / elapsed, 1) if elapsed > 0 else None
     kw = keyword_alert(texts)
     m["keyword_baseline_myth"] = prf(df["label"].to_numpy(dtype=object) == "myth", kw)
     if pairs is not None and m.get("contrast_pairs", {}).get("n"):
         pm = np.array([p != "" for p in pairs])
         m["keyword_baseline_pairs_myth"] = prf((df["label"].to_numpy(dtype=object) == "myth")[pm], kw[pm])
-    if "frame" in df:  # invariance suites: one frame, several wordings that must get one label
-        frames = df["frame"].astype(str).to_numpy()
-        ids = sorted(set(frames) - {"", "nan"})
-        same = [len(set(labels[frames == f])) == 1 for f in ids]
-        m["invariance"] = {"frames": len(ids), "consistent": round(float(np.mean(same)), 4) if ids else None}
     out = df.copy()
     out["pred_label"] = labels
     out["pred_category"] = [c or "" for c in cats]

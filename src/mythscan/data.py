@@ -139,7 +139,7 @@ def check_rows(rows: list[dict], file: str, taxonomy: Taxonomy, *, required: Ite
             elif cat not in myth_ids | acc_ids:
                 problems.append(Problem(file, ln, f"unknown category {cat!r}; add it to labels/taxonomy.yaml first"))
             elif (label == "myth") != (cat in myth_ids):
-                problems.append(Problem(file, ln, f"label {label!r} does not match category {cat!r} (it is a {taxonomy.kind_of(cat)} category)"))
+                problems.append(Problem(file, ln, f"label {label!r} does not match category {cat!r}, which is {'an' if taxonomy.kind_of(cat)[0] in 'aeiou' else 'a'} {taxonomy.kind_of(cat)} category"))
         if "split" in required and r.get("split", "") not in SPLITS:
             problems.append(Problem(file, ln, f"split {r.get('split')!r} must be one of {sorted(SPLITS)}"))
         if "register" in required and r.get("register", "") not in REGISTERS:

@@ -199,3 +199,21 @@ def test_suggest_and_audit(project_home, tmp_path):
 
     issues = audit(bad, folds=3)
     assert df.loc[flip, "id"] in set(issues["id"])
+
+
+def test_atomic_writes_keep_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from mythscan.fileio import atomic_write_text
+
+    new = tmp_path / "report.html"
+    atomic_write_text(new, "<p>hi</p>")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(new.stat().st_mode) == 0o666 & ~umask  # not mkstemp's 0600
+    kept = tmp_path / "labels.csv"
+    kept.write_text("old")
+    kept.chmod(0o640)
+    atomic_write_text(kept, "new")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_text() == "new"

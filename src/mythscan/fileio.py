@@ -7,6 +7,16 @@ import tempfile
 from pathlib import Path
 
 
+def _mode_for(path: Path) -> int:
+    """The existing file's permissions, or what a plain open() would give under the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -16,6 +26,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _mode_for(path))  # mkstemp creates 0600; give the file its usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

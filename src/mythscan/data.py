@@ -186,8 +186,9 @@ def check_dataset(rows: list[dict], *, near_dup: bool = True) -> list[Problem]:
             pairs[r["pair"]].append(r)
     for p, members in pairs.items():
         labs = sorted(m.get("label") for m in members)
-        if labs != ["accurate", "myth"]:
-            problems.append(Problem(*where(members[-1]), f"pair {p!r} must hold one myth and one accurate sentence, found {labs}"))
+        if labs not in (["accurate", "myth"], ["myth", "other"]):
+            problems.append(Problem(*where(members[-1]), f"pair {p!r} must hold one myth and one accurate or other sentence "
+                                                         f"(a myth and its correction, or a myth and a report of it), found {labs}"))
         elif len({m.get("group") for m in members}) > 1:
             problems.append(Problem(*where(members[-1]), f"pair {p!r} spans groups; put both sentences in one group"))
     if near_dup:

@@ -94,6 +94,46 @@ def test_embed_model_round_trip(tiny_labels, tmp_path):
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+def test_svm_head_matches_scikit_learn_svc():
+    """SvmHead applies the fitted SVC with numpy: its one-vs-one decisions are scikit-learn's."""
+    from mythscan.models import SvmHead
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 24))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = np.array(LABELS, dtype=object)[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.3)]
+    head = SvmHead.fit(X, y, C=4.0, gamma=1.0)
+    svc = SvmHead._svc(4.0, 1.0, 0).fit(X.astype(np.float16).astype(np.float32), y)
+    Xt = rng.normal(size=(60, 24))
+    Xt /= np.linalg.norm(Xt, axis=1, keepdims=True)
+    np.testing.assert_allclose(head.decision(Xt), svc.decision_function(Xt), atol=5e-3)
+    p = head.predict_proba(Xt)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
+    assert list(head.classes_) == LABELS
+    truth = np.array(LABELS, dtype=object)[(Xt[:, 0] > 0).astype(int) + (Xt[:, 1] > 0.3)]
+    assert np.mean(head.classes_[p.argmax(axis=1)] == truth) > 0.5  # chance is 1/3
+
+
+def test_embed_svm_model_round_trip(tiny_labels, tmp_path):
+    """The SVM label head is saved as safetensors arrays and reloads to the same probabilities."""
+    from safetensors.numpy import load_file
+
+    from mythscan.models import EmbedModel, SvmHead
+
+    train, test = load_splits(tiny_labels)
+    m = EmbedModel(params={"C": 4.0, "head": "svm"}).fit(train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
+    assert isinstance(m.label_head, SvmHead)
+    m.save(tmp_path / "svm", {"name": "svm-test"})
+    stored = load_file(str(tmp_path / "svm" / "heads.safetensors"))
+    assert stored["svm_support"].dtype == np.float16 and "label_coef" not in stored
+    a = m.predict_proba(test["text"].tolist())
+    loaded = load_model(tmp_path / "svm")
+    assert isinstance(loaded.label_head, SvmHead)
+    np.testing.assert_allclose(a, loaded.predict_proba(test["text"].tolist()), atol=1e-6)
+    # the kernel head must beat chance on held-out rows, or it is not learning anything
+    assert np.mean(loaded.predict(test["text"].tolist()) == test["label"].to_numpy()) > 0.5
+
+
 def test_fast_tfidf_matches_scikit_learn(tiny_labels):
     """The sklearn-free inference path gives the same probabilities as scikit-learn's transform."""
     import tempfile
@@ -126,3 +166,33 @@ def test_invariance_suite_counts_frames_with_one_label(tiny_model):
     assert m["invariance"]["frames"] == suite["frame"].nunique() == 16
     assert m["invariance"]["consistent"] == round(float(expected), 4)
     assert 0 <= m["invariance"]["consistent"] <= 1
+
+
+def test_cue_features_count_frames():
+    from mythscan.stacking import CueFeatures
+
+    cf = CueFeatures()
+    X = cf.transform(["The tabloid supposedly said every citizen has a score.", "Every citizen has a score.",
+                      "There is no single score?"])
+    col = {n: i for i, n in enumerate(cf.names)}
+    assert X[0, col["doubt"]] == 1 and X[0, col["coverage"]] == 1 and X[0, col["speech"]] == 1
+    assert X[1, : col["log_words"]].sum() == 0
+    assert X[2, col["negation"]] >= 1 and X[2, col["question"]] == 1
+
+
+def test_stack_model_trains_from_its_own_out_of_fold_predictions(tiny_labels, tmp_path):
+    """The stacked kind: group CV inside fit gives the stage-2 head and the threshold; the saved
+    model (base + cues + head) reloads to the same probabilities."""
+    from mythscan.stacking import StackModel
+    from mythscan.training import TrainConfig, train
+
+    cfg = TrainConfig.from_dict({"name": "tiny-stack", "kind": "stack",
+                                 "params": {"folds": 3, "base": {"kind": "tfidf", "params": {"C": 5.0}}}})
+    model, path, meta = train(cfg, labels_path=tiny_labels, out_dir=tmp_path / "stack")
+    assert isinstance(model, StackModel) and meta["cv"]["folds"] == 3
+    train_df, test_df = load_splits(tiny_labels)
+    assert model.oof_proba_.shape == (len(train_df), 3)
+    assert {p.name for p in path.iterdir()} >= {"base_tfidf", "base.json", "cues.json", "stage2.safetensors", "meta.json", "README.md"}
+    texts = test_df["text"].tolist()
+    np.testing.assert_allclose(model.predict_proba(texts), load_model(path).predict_proba(texts), atol=1e-6)
+    assert meta["test_metrics"]["myth_f1"] > 0.4

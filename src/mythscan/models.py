@@ -106,8 +106,10 @@ class BaseModel:
         raise NotImplementedError
 
     # --- scikit-learn API ---------------------------------------------------------------------
+    uses_groups = False  # kinds that cross-validate inside fit take paraphrase groups
+
     def fit(self, texts: Sequence[str], labels: Sequence[str], categories: Sequence[str | None] | None = None,
-            category_kind: dict[str, str] | None = None):
+            category_kind: dict[str, str] | None = None, groups: Sequence[str] | None = None):
         texts, labels = [str(t) for t in texts], [str(lab) for lab in labels]
         bad = sorted(set(labels) - set(LABELS))
         if bad:
@@ -118,11 +120,15 @@ class BaseModel:
         for lab, f in zip(labels, fine):
             if f not in ("other", "myth", "accurate"):
                 self.category_kind.setdefault(f, lab)
+        groups = [str(g) for g in groups] if groups is not None else [str(i) for i in range(len(texts))]
         if self.params.get("name_swap"):
             from .augment import swap_names
 
-            texts, labels, fine = swap_names(texts, labels, fine, seed=int(self.params.get("seed", 0)))
-        self._fit(texts, labels, fine)
+            texts, labels, fine, groups = swap_names(texts, labels, fine, groups, seed=int(self.params.get("seed", 0)))
+        if self.uses_groups:
+            self._fit(texts, labels, fine, groups=groups)
+        else:
+            self._fit(texts, labels, fine)
         return self
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -251,8 +257,82 @@ class TfidfModel(BaseModel):
 _VEC_PARAMS = ("analyzer", "ngram_range", "lowercase", "sublinear_tf", "min_df", "norm", "use_idf", "smooth_idf", "strip_accents", "token_pattern")
 
 
+def rbf_kernel(X: np.ndarray, Y: np.ndarray, gamma: float) -> np.ndarray:
+    """exp(-gamma * |x - y|^2) for unit-norm rows (|x - y|^2 = 2 - 2 x.y)."""
+    sq = np.clip(2.0 - 2.0 * (np.asarray(X, dtype=np.float32) @ np.asarray(Y, dtype=np.float32).T), 0.0, None)
+    return np.exp(-gamma * sq)
+
+
+class SvmHead:
+    """An RBF-kernel SVM (scikit-learn's SVC, one-vs-one) kept as arrays, with probabilities from a
+    multinomial logistic regression on its one-vs-one decision values, fitted on out-of-fold
+    decision values so that they are not the overconfident in-sample ones. Applied with numpy
+    (parity with SVC.decision_function is tested)."""
+
+    def __init__(self, support: np.ndarray, dual_coef: np.ndarray, intercept: np.ndarray, n_support: np.ndarray,
+                 gamma: float, calibrator: LinearHead, classes: Sequence[str]):
+        self.support = np.ascontiguousarray(support, dtype=np.float16)  # stored half precision: ~0.75 KB a vector
+        self.dual_coef = np.ascontiguousarray(dual_coef, dtype=np.float32)
+        self.intercept = np.ascontiguousarray(intercept, dtype=np.float32)
+        self.n_support = np.asarray(n_support, dtype=np.int64)
+        self.gamma = float(gamma)
+        self.calibrator = calibrator
+        self.classes_ = np.asarray(list(classes))
+
+    @staticmethod
+    def _svc(C, gamma, seed):
+        from sklearn.svm import SVC
+
+        return SVC(C=C, gamma=gamma, kernel="rbf", class_weight="balanced", decision_function_shape="ovo", random_state=seed)
+
+    @classmethod
+    def fit(cls, X, y, C: float = 4.0, gamma: float = 1.0, seed: int = 0, folds: int = 3) -> "SvmHead":
+        from sklearn.model_selection import StratifiedKFold
+
+        X = np.asarray(X, dtype=np.float32).astype(np.float16).astype(np.float32)  # fit on what is stored
+        y = np.asarray(y, dtype=object)
+        oof = None
+        for tr, va in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
+            svc = cls._svc(C, gamma, seed).fit(X[tr], y[tr])
+            dec = svc.decision_function(X[va])
+            oof = np.zeros((len(X), dec.shape[1])) if oof is None else oof
+            oof[va] = dec
+        svc = cls._svc(C, gamma, seed).fit(X, y)
+        cal = LinearHead.fit(oof, y, C=1.0, seed=seed)
+        return cls(svc.support_vectors_, svc.dual_coef_, svc.intercept_, svc.n_support_, gamma, cal, svc.classes_)
+
+    def decision(self, X) -> np.ndarray:
+        """One-vs-one decision values, pairs (0,1), (0,2), ..., (1,2), ... as in libsvm."""
+        K = rbf_kernel(X, self.support, self.gamma)
+        starts = np.concatenate([[0], np.cumsum(self.n_support)])
+        k = len(self.n_support)
+        out = []
+        for i in range(k):
+            for j in range(i + 1, k):
+                si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
+                out.append(K[:, si] @ self.dual_coef[j - 1, si] + K[:, sj] @ self.dual_coef[i, sj])
+        return np.stack(out, axis=1) + self.intercept
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.calibrator.predict_proba(self.decision(X))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"svm_support": self.support, "svm_dual_coef": self.dual_coef, "svm_intercept": self.intercept,
+                "svm_n_support": self.n_support, "svm_gamma": np.array([self.gamma], dtype=np.float32),
+                "svm_cal_coef": self.calibrator.coef, "svm_cal_intercept": self.calibrator.intercept}
+
+    @classmethod
+    def from_arrays(cls, t: dict, classes: Sequence[str]) -> "SvmHead":
+        cal = LinearHead(t["svm_cal_coef"], t["svm_cal_intercept"], classes)
+        return cls(t["svm_support"], t["svm_dual_coef"], t["svm_intercept"], t["svm_n_support"], float(t["svm_gamma"][0]), cal, classes)
+
+
 class EmbedModel(BaseModel):
-    """Frozen MiniLM sentence embeddings + logistic-regression heads."""
+    """Frozen MiniLM sentence embeddings + logistic-regression heads.
+
+    With ``head = "svm"`` the label head is an RBF-kernel SVM on the embeddings (`SvmHead`), which
+    separates the labels far better than a linear head on MiniLM (see evaluate/README.md); the
+    category head stays linear."""
 
     kind = "embed"
 
@@ -264,7 +344,10 @@ class EmbedModel(BaseModel):
     def _fit(self, texts, labels, fine):
         X = self._features(texts)
         C, seed = self.params.get("C", 4.0), self.params.get("seed", 0)
-        self.label_head = LinearHead.fit(X, labels, C=C, seed=seed)
+        if self.params.get("head", "linear") == "svm":
+            self.label_head = SvmHead.fit(X, labels, C=self.params.get("svm_C", 4.0), gamma=self.params.get("gamma", 1.0), seed=seed)
+        else:
+            self.label_head = LinearHead.fit(X, labels, C=C, seed=seed)
         self.fine_head = LinearHead.fit(X, fine, C=C, seed=seed)
         self.fine_classes_ = self.fine_head.classes_
 
@@ -331,19 +414,19 @@ class EnsembleModel(BaseModel):
             self.members.append(m)
 
 
-def save_heads(file: Path, label_head: LinearHead, fine_head: LinearHead) -> None:
+def save_heads(file: Path, label_head: "LinearHead | SvmHead", fine_head: LinearHead) -> None:
     from safetensors.numpy import save_file
 
+    label = label_head.arrays() if isinstance(label_head, SvmHead) else {"label_coef": label_head.coef, "label_intercept": label_head.intercept}
     save_file(
-        {"label_coef": label_head.coef, "label_intercept": label_head.intercept,
-         "fine_coef": fine_head.coef, "fine_intercept": fine_head.intercept},
+        {**label, "fine_coef": fine_head.coef, "fine_intercept": fine_head.intercept},
         str(file),
         metadata={"label_classes": json.dumps([str(c) for c in label_head.classes_]),
                   "fine_classes": json.dumps([str(c) for c in fine_head.classes_])},
     )
 
 
-def load_heads(file: Path) -> tuple[LinearHead, LinearHead]:
+def load_heads(file: Path) -> "tuple[LinearHead | SvmHead, LinearHead]":
     from safetensors import safe_open
 
     if not file.exists():
@@ -351,23 +434,27 @@ def load_heads(file: Path) -> tuple[LinearHead, LinearHead]:
     with safe_open(str(file), framework="numpy") as fh:
         md = fh.metadata() or {}
         t = {k: fh.get_tensor(k) for k in fh.keys()}
-    return (LinearHead(t["label_coef"], t["label_intercept"], json.loads(md["label_classes"])),
-            LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"])))
+    label_classes = json.loads(md["label_classes"])
+    label = (SvmHead.from_arrays(t, label_classes) if "svm_support" in t
+             else LinearHead(t["label_coef"], t["label_intercept"], label_classes))
+    return label, LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"]))
 
 
 class _Kinds(dict):
-    """Model kinds by name; the fine-tuned kind is imported only when asked for."""
+    """Model kinds by name; the fine-tuned and stacked kinds are imported only when asked for."""
 
     def __missing__(self, kind):
         if kind == "finetune":
-            from .finetune import FinetuneModel
-
-            self[kind] = FinetuneModel
-            return FinetuneModel
-        raise KeyError(kind)
+            from .finetune import FinetuneModel as cls
+        elif kind == "stack":
+            from .stacking import StackModel as cls
+        else:
+            raise KeyError(kind)
+        self[kind] = cls
+        return cls
 
     def __contains__(self, kind):
-        return kind == "finetune" or dict.__contains__(self, kind)
+        return kind in ("finetune", "stack") or dict.__contains__(self, kind)
 
 
 MODEL_KINDS: dict[str, type[BaseModel]] = _Kinds(tfidf=TfidfModel, embed=EmbedModel, ensemble=EnsembleModel)
@@ -375,5 +462,5 @@ MODEL_KINDS: dict[str, type[BaseModel]] = _Kinds(tfidf=TfidfModel, embed=EmbedMo
 
 def make_model(kind: str, params: dict | None = None, decision: Decision | None = None) -> BaseModel:
     if kind not in MODEL_KINDS:
-        raise ModelError(f"unknown model kind {kind!r}", hint=f"choose one of {sorted([*MODEL_KINDS, 'finetune'])}")
+        raise ModelError(f"unknown model kind {kind!r}", hint=f"choose one of {sorted([*MODEL_KINDS, 'finetune', 'stack'])}")
     return MODEL_KINDS[kind](decision=decision, params=params)

@@ -87,9 +87,6 @@ def cross_validate(cfg: TrainConfig, train_df, *, progress=None) -> dict:
     """Group-aware k-fold on the train split: out-of-fold probabilities, fold metrics."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from .evaluation import compute_metrics
-    from .models import apply_temperature, decide
-
     texts = train_df["text"].astype(str).tolist()
     labels = train_df["label"].to_numpy(dtype=object)
     cats = [c or None for c in train_df["category"].astype(str)]
@@ -119,18 +116,27 @@ def cross_validate(cfg: TrainConfig, train_df, *, progress=None) -> dict:
     for k, ((tr, va), proba) in enumerate(zip(splits, results)):
         oof[va] = proba
         fold_ids[va] = k
+    return summarise_oof(cfg, oof, labels, fold_ids)
+
+
+def summarise_oof(cfg: TrainConfig, oof: np.ndarray, labels: np.ndarray, fold_ids: np.ndarray) -> dict:
+    """Temperature, threshold and per-fold metrics from out-of-fold probabilities."""
+    from .evaluation import compute_metrics
+    from .models import apply_temperature, decide
+
+    labels = np.asarray(labels, dtype=object)
     y_idx = np.array([LABELS.index(lab) for lab in labels])
     temperature = fit_temperature(oof, y_idx) if cfg.calibrate else 1.0
     cal = apply_temperature(oof, temperature)
     threshold = best_threshold(cal[:, LABELS.index("myth")], labels == "myth") if cfg.tune_threshold else cfg.threshold
     per_fold = []
-    for k in range(cfg.cv_folds):
+    for k in sorted(set(fold_ids.tolist())):
         m = fold_ids == k
         fm = compute_metrics(labels[m], decide(cal[m], threshold), cal[m])
         per_fold.append({"myth_f1": fm["myth"]["f1"], "macro_f1": fm["macro_f1"], "ece": fm["ece"]})
     summary = {k: {"mean": round(float(np.mean([f[k] for f in per_fold])), 4), "std": round(float(np.std([f[k] for f in per_fold])), 4)}
                for k in per_fold[0]}
-    return {"folds": cfg.cv_folds, "temperature": round(temperature, 4), "threshold": threshold, "per_fold": per_fold, "summary": summary}
+    return {"folds": len(per_fold), "temperature": round(temperature, 4), "threshold": threshold, "per_fold": per_fold, "summary": summary}
 
 
 def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = None, out_dir: str | Path | None = None,
@@ -144,11 +150,20 @@ def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = 
     if train_df.empty:
         raise ConfigError("the train split is empty", hint="check the `split` column of the label files")
     t0 = time.perf_counter()
-    cv = cross_validate(cfg, train_df, progress=progress) if cfg.cv_folds >= 2 and (cfg.tune_threshold or cfg.calibrate) else None
-    decision = Decision(threshold=cv["threshold"] if cv else cfg.threshold, review_band=cfg.review_band,
-                        temperature=cv["temperature"] if cv else 1.0)
-    model = make_model(cfg.kind, dict(cfg.params), decision)
-    model.fit(train_df["text"].tolist(), train_df["label"].tolist(), [c or None for c in train_df["category"]])
+    model = make_model(cfg.kind, dict(cfg.params))
+    fit_args = (train_df["text"].tolist(), train_df["label"].tolist(), [c or None for c in train_df["category"]])
+    if model.uses_groups:
+        # the stacked kind cross-validates by group inside fit; its out-of-fold predictions give
+        # the threshold and calibration, so the whole stack is not cross-validated a second time
+        model.fit(*fit_args, groups=train_df["group"].astype(str).tolist())
+        n = len(train_df)
+        cv = summarise_oof(cfg, model.oof_proba_[:n], train_df["label"].to_numpy(dtype=object), model.oof_folds_[:n])
+    else:
+        cv = cross_validate(cfg, train_df, progress=progress) if cfg.cv_folds >= 2 and (cfg.tune_threshold or cfg.calibrate) else None
+        model.fit(*fit_args)
+    model.decision = Decision(threshold=cv["threshold"] if cv else cfg.threshold, review_band=cfg.review_band,
+                              temperature=cv["temperature"] if cv else 1.0)
+    decision = model.decision
     train_seconds = round(time.perf_counter() - t0, 2)
     meta: dict = {
         "description": cfg.description, "config": cfg.__dict__, "data_hash": data_hash(train_df),

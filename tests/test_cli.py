@@ -151,6 +151,13 @@ def test_train_evaluate_and_models_list(project_home, tiny_labels, tmp_path):
     assert {"myth", "macro_f1", "per_category", "contrast_pairs", "ece", "confusion"} <= set(m)
     assert (tmp_path / "rep" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "rep" / "reliability.png").exists() and (tmp_path / "rep" / "errors.csv").exists()
+    # without --out the figures on other data are kept in the model's meta.json and card
+    r = run_cli("evaluate", "--model", "mini", "--data", str(tiny_labels), home=project_home)
+    assert r.returncode == 0, r.stderr.decode()
+    meta = json.loads((project_home / "models" / "mini" / "meta.json").read_text())
+    figures = meta["evaluations"][tiny_labels.name]
+    assert figures["n"] > 0 and 0 <= figures["myth_f1"] <= 1 and "keyword_alert_myth_f1" in figures
+    assert "Other evaluations" in (project_home / "models" / "mini" / "README.md").read_text()
     r = run_cli("models", "list", home=project_home)
     assert "mini" in r.stdout.decode() and "* tiny" in r.stdout.decode()
     r = run_cli("evaluate", "--compare", "--data", str(tiny_labels), home=project_home)

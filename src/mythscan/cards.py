@@ -46,10 +46,12 @@ def model_card(meta: dict, config: dict) -> str:
         if kb:
             lines.append(f"| keyword-alert baseline myth F1 | {_fmt(kb['f1'])} |")
         lines.append("")
-    rw = meta.get("realworld_metrics")
-    if rw:
-        lines += ["## Real coverage (shared/eval/realworld_dev.csv, evaluation only)", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in rw.items()]
+    evals = meta.get("evaluations") or {}
+    if evals:
+        keys = list(next(iter(evals.values())).keys())
+        lines += ["## Other evaluations (`mythscan evaluate --data FILE`; evaluation only, nothing tuned on them)", "",
+                  "| data | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+        lines += [f"| {d} | " + " | ".join(_fmt(h.get(k)) for k in keys) + " |" for d, h in evals.items()]
         lines.append("")
     lines += [
         "## Limits",

@@ -53,6 +53,9 @@ def run_evaluate(model_name, data, out, threshold=None) -> str:
             target = Path(out) / suffix.lstrip("-")
         write_report(m, preds, target, model_name=name, data_name=data_name + suffix.replace("-", " without ambiguous "))
         h = headline(m)
+        if data is not None and model.path is not None and not out:
+            record_evaluation(model, data_name + suffix.replace("-", " without ambiguous "),
+                              {**h, "n": m["n"], "keyword_alert_myth_f1": m["keyword_baseline_myth"]["f1"]})
         lines.append(f"{name} on {data_name}{' (unambiguous rows)' if suffix else ''}: n={m['n']} " + " ".join(f"{k}={v}" for k, v in h.items())
                      + f" keyword_alert_myth_f1={m['keyword_baseline_myth']['f1']}"
                      + (f" invariant_frames={m['invariance']['consistent']}" if m.get("invariance") else ""))
@@ -89,3 +92,21 @@ def run_compare(data) -> str:
         kb = first["keyword_baseline_myth"]
         rows.append(f"{'keyword alert (baseline)':<28}{kb['f1']:>8.3f}{kb['precision']:>8.3f}{kb['recall']:>8.3f}")
     return "\n".join(rows)
+
+
+def record_evaluation(model, data_name: str, figures: dict) -> None:
+    """Keep a model's figures on other data (e.g. real coverage) in its meta.json and card."""
+    import json
+
+    from .cards import model_card
+    from .fileio import atomic_write_text
+
+    meta_file = model.path / "meta.json"
+    if not meta_file.exists():
+        return
+    meta = json.loads(meta_file.read_text())
+    meta.setdefault("evaluations", {})[data_name] = figures
+    atomic_write_text(meta_file, json.dumps(meta, indent=2, default=str) + "\n")
+    config = json.loads((model.path / "config.json").read_text())
+    atomic_write_text(model.path / "README.md", model_card(meta, config))
+    model.meta = meta

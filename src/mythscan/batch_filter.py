@@ -44,6 +44,8 @@ SENTENCE_TERMS = ARTICLE_TERMS + [
     r"provinc", r"municipal", r"record", r"file", r"list", r"profile", r"blueprint", r"outline", r"plan",
     r"standard", r"unif", r"centrali", r"control", r"social", r"society", r"privacy", r"app\b", r"phone",
     r"online", r"internet", r"digital", r"technolog", r"software", r"computer",
+    # casual myths that lean on a pronoun for the system (label round 6)
+    r"billion", r"spreadsheet", r"\btax", r"\btext(?:s|ing)?\b", r"red light", r"escap",
 ]
 
 

@@ -259,8 +259,10 @@ _VEC_PARAMS = ("analyzer", "ngram_range", "lowercase", "sublinear_tf", "min_df",
 
 def rbf_kernel(X: np.ndarray, Y: np.ndarray, gamma: float) -> np.ndarray:
     """exp(-gamma * |x - y|^2) for unit-norm rows (|x - y|^2 = 2 - 2 x.y)."""
-    sq = np.clip(2.0 - 2.0 * (np.asarray(X, dtype=np.float32) @ np.asarray(Y, dtype=np.float32).T), 0.0, None)
-    return np.exp(-gamma * sq)
+    sq = 2.0 - 2.0 * (np.asarray(X, dtype=np.float32) @ np.asarray(Y, dtype=np.float32).T)
+    np.clip(sq, 0.0, None, out=sq)
+    sq *= -gamma
+    return np.exp(sq, out=sq)
 
 
 class SvmHead:
@@ -272,6 +274,7 @@ class SvmHead:
     def __init__(self, support: np.ndarray, dual_coef: np.ndarray, intercept: np.ndarray, n_support: np.ndarray,
                  gamma: float, calibrator: LinearHead, classes: Sequence[str]):
         self.support = np.ascontiguousarray(support, dtype=np.float16)  # stored half precision: ~0.75 KB a vector
+        self._support32 = self.support.astype(np.float32)
         self.dual_coef = np.ascontiguousarray(dual_coef, dtype=np.float32)
         self.intercept = np.ascontiguousarray(intercept, dtype=np.float32)
         self.n_support = np.asarray(n_support, dtype=np.int64)
@@ -301,17 +304,20 @@ class SvmHead:
         cal = LinearHead.fit(oof, y, C=1.0, seed=seed)
         return cls(svc.support_vectors_, svc.dual_coef_, svc.intercept_, svc.n_support_, gamma, cal, svc.classes_)
 
-    def decision(self, X) -> np.ndarray:
-        """One-vs-one decision values, pairs (0,1), (0,2), ..., (1,2), ... as in libsvm."""
-        K = rbf_kernel(X, self.support, self.gamma)
+    def decision(self, X, chunk: int = 512) -> np.ndarray:
+        """One-vs-one decision values, pairs (0,1), (0,2), ..., (1,2), ... as in libsvm; the kernel
+        matrix is built ``chunk`` rows at a time, so memory stays flat for long inputs."""
+        X = np.asarray(X, dtype=np.float32)
         starts = np.concatenate([[0], np.cumsum(self.n_support)])
         k = len(self.n_support)
-        out = []
-        for i in range(k):
-            for j in range(i + 1, k):
+        pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        out = np.empty((len(X), len(pairs)), dtype=np.float64)
+        for lo in range(0, len(X), chunk):
+            K = rbf_kernel(X[lo:lo + chunk], self._support32, self.gamma)
+            for p, (i, j) in enumerate(pairs):
                 si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
-                out.append(K[:, si] @ self.dual_coef[j - 1, si] + K[:, sj] @ self.dual_coef[i, sj])
-        return np.stack(out, axis=1) + self.intercept
+                out[lo:lo + chunk, p] = K[:, si] @ self.dual_coef[j - 1, si] + K[:, sj] @ self.dual_coef[i, sj]
+        return out + self.intercept
 
     def predict_proba(self, X) -> np.ndarray:
         return self.calibrator.predict_proba(self.decision(X))

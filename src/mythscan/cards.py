@@ -10,7 +10,8 @@ def _fmt(v) -> str:
 
 
 def model_card(meta: dict, config: dict) -> str:
-    name = meta.get("name", "model")
+    cfg_name, version = (meta.get("config") or {}).get("name"), meta.get("version")
+    name = f"{cfg_name} ({version})" if cfg_name and version else meta.get("name", "model")
     d = meta.get("decision", {})
     lines = [
         f"# Model card: {name}",

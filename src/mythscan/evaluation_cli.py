@@ -51,10 +51,10 @@ def run_evaluate(model_name, data, out, threshold=None) -> str:
         target = Path(out) if out else reports_dir() / name / (("test" if data is None else Path(data).stem) + suffix)
         if out and suffix:
             target = Path(out) / suffix.lstrip("-")
-        write_report(m, preds, target, model_name=name, data_name=data_name + suffix.replace("-", " without ambiguous "))
+        write_report(m, preds, target, model_name=name, data_name=data_name + (" (unambiguous rows)" if suffix else ""))
         h = headline(m)
         if data is not None and model.path is not None and not out:
-            record_evaluation(model, data_name + suffix.replace("-", " without ambiguous "),
+            record_evaluation(model, data_name + (" (unambiguous rows)" if suffix else ""),
                               {**h, "n": m["n"], "keyword_alert_myth_f1": m["keyword_baseline_myth"]["f1"]})
         lines.append(f"{name} on {data_name}{' (unambiguous rows)' if suffix else ''}: n={m['n']} " + " ".join(f"{k}={v}" for k, v in h.items())
                      + f" keyword_alert_myth_f1={m['keyword_baseline_myth']['f1']}"

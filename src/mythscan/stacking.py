@@ -101,8 +101,8 @@ class StackModel(BaseModel):
         oof_base = np.zeros((len(texts), 3))
         for tr, va in splits:
             b = self._make_base()
-            b.category_kind = self.category_kind
-            b._fit([texts[i] for i in tr], labels[tr], [fine[i] for i in tr])
+            # through fit, not _fit, so the base's own params (name_swap, ...) apply in every fold
+            b.fit([texts[i] for i in tr], labels[tr], [fine[i] for i in tr], category_kind=self.category_kind)
             oof_base[va] = b._raw_proba([texts[i] for i in va])[0]
         Z = stage2_inputs(oof_base, self.cue_features.transform(texts))
         C = float(self.params.get("stage2_C", 1.0))
@@ -113,8 +113,7 @@ class StackModel(BaseModel):
             self.oof_proba_[va] = LinearHead.fit(Z[tr], labels[tr], C=C, seed=seed).predict_proba(Z[va])
         self.head = LinearHead.fit(Z, labels, C=C, seed=seed)
         self.base = self._make_base()
-        self.base.category_kind = self.category_kind
-        self.base._fit(texts, labels, fine)
+        self.base.fit(texts, labels, fine, category_kind=self.category_kind)
         self.fine_classes_ = self.base.fine_classes_
 
     def _raw_proba(self, texts):

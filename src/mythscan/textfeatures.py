@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
+from itertools import repeat
 
 import numpy as np
 
@@ -30,41 +32,39 @@ class FastTfidf:
         self.index = {t: i for i, t in enumerate(vocabulary)}
         self.idf = np.asarray(idf, dtype=np.float64)
 
-    def _terms(self, doc: str):
+    def _terms(self, doc: str) -> list[str]:
+        """The analyzer's terms, in scikit-learn's order and multiplicity."""
         if self.lowercase:
             doc = doc.lower()
         lo, hi = self.ngram_range
         if self.analyzer == "word":
             toks = self.token_pattern.findall(doc)
-            for n in range(lo, hi + 1):
-                for i in range(len(toks) - n + 1):
-                    yield toks[i] if n == 1 else " ".join(toks[i:i + n])
-        elif self.analyzer == "char_wb":
-            doc = _WHITE.sub(" ", doc)
-            for w in doc.split():
+            terms = list(toks) if lo == 1 else []
+            for n in range(max(lo, 2), hi + 1):
+                terms += [" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)]
+            return terms
+        if self.analyzer == "char_wb":
+            terms = []
+            for w in _WHITE.sub(" ", doc).split():
                 w = f" {w} "
+                size = len(w)
                 for n in range(lo, hi + 1):
-                    offset = 0
-                    yield w[offset:offset + n]
-                    while offset + n < len(w):
-                        offset += 1
-                        yield w[offset:offset + n]
-                    if offset == 0:
+                    if size <= n:  # a short word counts once, as the whole padded word
+                        terms.append(w[:n])
                         break
-        else:
-            raise ValueError(f"unsupported analyzer {self.analyzer}")
+                    terms += [w[o:o + n] for o in range(size - n + 1)]
+            return terms
+        raise ValueError(f"unsupported analyzer {self.analyzer}")
 
     def row(self, doc: str) -> tuple[np.ndarray, np.ndarray]:
-        counts: dict[int, int] = {}
-        index = self.index
-        for t in self._terms(doc):
-            j = index.get(t)
-            if j is not None:
-                counts[j] = counts.get(j, 0) + 1
-        if not counts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        idx = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        counted = Counter(self._terms(doc))
+        n = len(counted)
+        idx = np.fromiter(map(self.index.get, counted, repeat(-1, n)), dtype=np.int64, count=n)
+        tf = np.fromiter(counted.values(), dtype=np.float64, count=n)
+        known = idx >= 0
+        idx, tf = idx[known], tf[known]
+        if not len(idx):
+            return idx, tf
         if self.sublinear_tf:
             tf = 1.0 + np.log(tf)
         val = tf * self.idf[idx]

@@ -95,16 +95,14 @@ def suggest(inputs: list[str], n: int = 50, *, model=None, text_column: str = "t
 
 def out_of_fold(df, kind: str = "tfidf", params: dict | None = None, folds: int = 5, seed: int = 0) -> np.ndarray:
     """Group-aware out-of-fold label probabilities for every row of ``df``."""
-    from sklearn.model_selection import StratifiedGroupKFold
-
+    from .data import group_folds
     from .models import make_model
 
     texts = df["text"].astype(str).tolist()
     labels = df["label"].to_numpy(dtype=object)
     cats = [c or None for c in df["category"].astype(str)]
     oof = np.zeros((len(df), 3))
-    strat = np.array([c or "other" for c in cats], dtype=object)
-    for tr, va in StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(texts, strat, groups=df["group"].astype(str)):
+    for tr, va in group_folds(labels, cats, df["group"], folds, seed):
         m = make_model(kind, dict(params or {"C": 5.0}))
         m.fit([texts[i] for i in tr], labels[tr], [cats[i] for i in tr])
         oof[va] = m._raw_proba([texts[i] for i in va])[0]

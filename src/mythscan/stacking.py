@@ -91,13 +91,13 @@ class StackModel(BaseModel):
         return make_model(spec["kind"], params)
 
     def _fit(self, texts, labels, fine, groups=None):
-        from sklearn.model_selection import StratifiedGroupKFold
+        from .data import group_folds
 
         labels = np.asarray(labels, dtype=object)
         seed = int(self.params.get("seed", 0))
         folds = int(self.params.get("folds", 5))
         groups = np.asarray(groups if groups is not None else np.arange(len(texts)))
-        splits = list(StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed).split(texts, np.asarray(fine, dtype=object), groups))
+        splits = group_folds(labels, fine, groups, folds, seed)
         oof_base = np.zeros((len(texts), 3))
         for tr, va in splits:
             b = self._make_base()
@@ -121,7 +121,7 @@ class StackModel(BaseModel):
         return self.head.predict_proba(stage2_inputs(label, self.cue_features.transform(texts))), fine
 
     def _save_weights(self, path: Path):
-        from .models import save_heads
+        from safetensors.numpy import save_file
 
         sub = path / f"base_{self.base.kind}"
         sub.mkdir(parents=True, exist_ok=True)
@@ -129,10 +129,13 @@ class StackModel(BaseModel):
         self.base._save_weights(sub)
         (path / "base.json").write_text(json.dumps({"kind": self.base.kind, "params": self.base.params}, indent=2))
         (path / "cues.json").write_text(json.dumps(self.cue_features.cues, indent=2, ensure_ascii=False))
-        save_heads(path / "stage2.safetensors", self.head, self.head)
+        save_file({"label_coef": self.head.coef, "label_intercept": self.head.intercept}, str(path / "stage2.safetensors"),
+                  metadata={"label_classes": json.dumps([str(c) for c in self.head.classes_])})
 
     def _load_weights(self, path: Path):
-        from .models import MODEL_KINDS, load_heads
+        from safetensors import SafetensorError, safe_open
+
+        from .models import MODEL_KINDS
 
         try:
             spec = json.loads((path / "base.json").read_text())
@@ -144,4 +147,9 @@ class StackModel(BaseModel):
         self.base.fine_classes_ = self.fine_classes_
         self.base.category_kind = self.category_kind
         self.base._load_weights(path / f"base_{spec['kind']}")
-        self.head, _ = load_heads(path / "stage2.safetensors")
+        try:
+            with safe_open(str(path / "stage2.safetensors"), framework="numpy") as fh:
+                classes = json.loads((fh.metadata() or {})["label_classes"])
+                self.head = LinearHead(fh.get_tensor("label_coef"), fh.get_tensor("label_intercept"), classes)
+        except (OSError, KeyError, ValueError, SafetensorError) as exc:
+            raise ModelError(f"{path}: stage2.safetensors missing or unreadable ({exc})", hint="retrain with `mythscan train`") from None

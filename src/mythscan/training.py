@@ -85,16 +85,14 @@ def best_threshold(p_myth: np.ndarray, is_myth: np.ndarray) -> float:
 
 def cross_validate(cfg: TrainConfig, train_df, *, progress=None) -> dict:
     """Group-aware k-fold on the train split: out-of-fold probabilities, fold metrics."""
-    from sklearn.model_selection import StratifiedGroupKFold
+    from .data import group_folds
 
     texts = train_df["text"].astype(str).tolist()
     labels = train_df["label"].to_numpy(dtype=object)
     cats = [c or None for c in train_df["category"].astype(str)]
-    folds = StratifiedGroupKFold(n_splits=cfg.cv_folds, shuffle=True, random_state=cfg.seed)
     oof = np.zeros((len(texts), 3))
     fold_ids = np.zeros(len(texts), dtype=int)
-    strat = np.array([c or "other" for c in cats], dtype=object)
-    splits = list(folds.split(texts, strat, groups=train_df["group"].astype(str)))
+    splits = group_folds(labels, cats, train_df["group"], cfg.cv_folds, cfg.seed)
 
     def run_fold(tr, va):
         model = make_model(cfg.kind, dict(cfg.params))

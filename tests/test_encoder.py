@@ -47,3 +47,31 @@ def test_set_threads_applies_to_new_encoders_and_batch_size_does_not_change_vect
     a = enc.encode(texts, batch_size=1)
     b = enc.encode(texts, batch_size=encoder.BATCH_SIZE)
     assert np.allclose(a, b, atol=1e-5)
+
+
+def test_layer_mix_pools_each_layer_like_transformers():
+    """layers=(6, 3): the last and third layers, each mean-pooled and normalised, concatenated and
+    normalised again; layer 6 alone reproduces the default encoder."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    import pytest
+    from mythscan.encoder import get_encoder, weights_dir
+    from mythscan.errors import ModelError
+
+    texts = ["Short one.", "Critics claim that every citizen has a score, which researchers dispute."]
+    mixed = get_encoder(layers=(6, 3)).encode(texts)
+    assert mixed.shape == (2, 768)
+    np.testing.assert_allclose(np.linalg.norm(mixed, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(get_encoder(layers=(6,)).encode(texts), get_encoder().encode(texts), atol=1e-5)
+    tok = AutoTokenizer.from_pretrained(str(weights_dir()))
+    model = AutoModel.from_pretrained(str(weights_dir())).eval()
+    batch = tok(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        hs = model(**batch, output_hidden_states=True).hidden_states
+    mask = batch["attention_mask"][..., None].float()
+    unit = lambda x: torch.nn.functional.normalize(x, dim=1)  # noqa: E731
+    ref = unit(torch.cat([unit((hs[k] * mask).sum(1) / mask.sum(1)) for k in (6, 3)], dim=1)).numpy()
+    assert float((mixed * ref).sum(1).min()) > 0.9999
+    with pytest.raises(ModelError, match="layers must be between"):
+        get_encoder(layers=(7,))

@@ -114,18 +114,22 @@ def test_svm_head_matches_scikit_learn_svc():
     assert np.mean(head.classes_[p.argmax(axis=1)] == truth) > 0.5  # chance is 1/3
 
 
-def test_embed_svm_model_round_trip(tiny_labels, tmp_path):
-    """The SVM label head is saved as safetensors arrays and reloads to the same probabilities."""
+@pytest.mark.parametrize("layers", [None, [6, 3]])
+def test_embed_svm_model_round_trip(tiny_labels, tmp_path, layers):
+    """The SVM label head is saved as safetensors arrays and reloads to the same probabilities;
+    with `layers` it works on the pooled layer mix (384 floats per layer)."""
     from safetensors.numpy import load_file
 
     from mythscan.models import EmbedModel, SvmHead
 
     train, test = load_splits(tiny_labels)
-    m = EmbedModel(params={"C": 4.0, "head": "svm"}).fit(train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
+    params = {"C": 4.0, "head": "svm", **({"layers": layers} if layers else {})}
+    m = EmbedModel(params=params).fit(train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
     assert isinstance(m.label_head, SvmHead)
     m.save(tmp_path / "svm", {"name": "svm-test"})
     stored = load_file(str(tmp_path / "svm" / "heads.safetensors"))
     assert stored["svm_support"].dtype == np.float16 and "label_coef" not in stored
+    assert stored["svm_support"].shape[1] == 384 * len(layers or [6])
     a = m.predict_proba(test["text"].tolist())
     loaded = load_model(tmp_path / "svm")
     assert isinstance(loaded.label_head, SvmHead)

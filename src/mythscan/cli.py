@@ -328,13 +328,15 @@ def labels_add(file: Path = typer.Argument(..., help="CSV/JSONL rows (text, labe
 
 @app.command("build-encoder")
 @cli_errors
-def build_encoder(quantized: bool = typer.Option(False, help="Also build the int8 variant.")):
-    """Build the MiniLM ONNX encoder in the cache (done automatically on first use)."""
+def build_encoder(quantized: bool = typer.Option(False, help="Also build the int8 variants."),
+                  all_layers: bool = typer.Option(True, help="Also build the graph that outputs every layer (models with `layers`).")):
+    """Build the MiniLM ONNX encoders in the cache (done automatically on first use)."""
     from .encoder import build_onnx
 
-    typer.echo(str(build_onnx(False)))
-    if quantized:
-        typer.echo(str(build_onnx(True)))
+    for layered in (False, True) if all_layers else (False,):
+        typer.echo(str(build_onnx(False, all_layers=layered)))
+        if quantized:
+            typer.echo(str(build_onnx(True, all_layers=layered)))
 
 
 from .cli_batch import register as _register_batch

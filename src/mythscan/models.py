@@ -265,6 +265,22 @@ def rbf_kernel(X: np.ndarray, Y: np.ndarray, gamma: float) -> np.ndarray:
     return np.exp(sq, out=sq)
 
 
+def _quantize(X: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows as stored: float16, or int8 with a per-row scale (max |x| / 127)."""
+    if dtype == "float16":
+        return X.astype(np.float16), None
+    scale = (np.abs(X).max(axis=1) / 127.0).astype(np.float32)
+    scale[scale == 0] = 1.0
+    return np.clip(np.rint(X / scale[:, None]), -127, 127).astype(np.int8), scale
+
+
+def _dequantize(stored: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+    out = stored.astype(np.float32)
+    if scale is not None:
+        out *= scale[:, None]
+    return out
+
+
 class SvmHead:
     """An RBF-kernel SVM (scikit-learn's SVC, one-vs-one) kept as arrays, with probabilities from a
     multinomial logistic regression on its one-vs-one decision values, fitted on out-of-fold
@@ -272,9 +288,16 @@ class SvmHead:
     (parity with SVC.decision_function is tested)."""
 
     def __init__(self, support: np.ndarray, dual_coef: np.ndarray, intercept: np.ndarray, n_support: np.ndarray,
-                 gamma: float, calibrator: LinearHead, classes: Sequence[str]):
-        self.support = np.ascontiguousarray(support, dtype=np.float16)  # stored half precision: ~0.75 KB a vector
-        self._support32 = self.support.astype(np.float32)
+                 gamma: float, calibrator: LinearHead, classes: Sequence[str], support_scale: np.ndarray | None = None):
+        # support vectors are stored small: half precision (~0.75 KB a 384-float vector), or int8
+        # with one float32 scale per vector (``support_scale``; half that again, for layer mixes)
+        if support_scale is None:
+            self.support = np.ascontiguousarray(support, dtype=np.float16)
+            self.support_scale = None
+        else:
+            self.support = np.ascontiguousarray(support, dtype=np.int8)
+            self.support_scale = np.ascontiguousarray(support_scale, dtype=np.float32)
+        self._support32 = _dequantize(self.support, self.support_scale)
         self.dual_coef = np.ascontiguousarray(dual_coef, dtype=np.float32)
         self.intercept = np.ascontiguousarray(intercept, dtype=np.float32)
         self.n_support = np.asarray(n_support, dtype=np.int64)
@@ -289,10 +312,13 @@ class SvmHead:
         return SVC(C=C, gamma=gamma, kernel="rbf", class_weight="balanced", decision_function_shape="ovo", random_state=seed)
 
     @classmethod
-    def fit(cls, X, y, C: float = 4.0, gamma: float = 1.0, seed: int = 0, folds: int = 3) -> "SvmHead":
+    def fit(cls, X, y, C: float = 4.0, gamma: float = 1.0, seed: int = 0, folds: int = 3, support_dtype: str = "float16") -> "SvmHead":
         from sklearn.model_selection import StratifiedKFold
 
-        X = np.asarray(X, dtype=np.float32).astype(np.float16).astype(np.float32)  # fit on what is stored
+        if support_dtype not in ("float16", "int8"):
+            raise ModelError(f"svm support_dtype must be float16 or int8, got {support_dtype!r}", hint="fix the training config")
+        stored, scale = _quantize(np.asarray(X, dtype=np.float32), support_dtype)
+        X = _dequantize(stored, scale)  # fit on what is stored, so saving changes nothing
         y = np.asarray(y, dtype=object)
         oof = None
         for tr, va in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
@@ -302,7 +328,9 @@ class SvmHead:
             oof[va] = dec
         svc = cls._svc(C, gamma, seed).fit(X, y)
         cal = LinearHead.fit(oof, y, C=1.0, seed=seed)
-        return cls(svc.support_vectors_, svc.dual_coef_, svc.intercept_, svc.n_support_, gamma, cal, svc.classes_)
+        sv = svc.support_
+        return cls(stored[sv], svc.dual_coef_, svc.intercept_, svc.n_support_, gamma, cal, svc.classes_,
+                   support_scale=None if scale is None else scale[sv])
 
     def decision(self, X, chunk: int = 512) -> np.ndarray:
         """One-vs-one decision values, pairs (0,1), (0,2), ..., (1,2), ... as in libsvm; the kernel
@@ -323,14 +351,17 @@ class SvmHead:
         return self.calibrator.predict_proba(self.decision(X))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"svm_support": self.support, "svm_dual_coef": self.dual_coef, "svm_intercept": self.intercept,
+        support = {"svm_support": self.support} if self.support_scale is None else {"svm_support_q": self.support, "svm_support_scale": self.support_scale}
+        return {**support, "svm_dual_coef": self.dual_coef, "svm_intercept": self.intercept,
                 "svm_n_support": self.n_support, "svm_gamma": np.array([self.gamma], dtype=np.float32),
                 "svm_cal_coef": self.calibrator.coef, "svm_cal_intercept": self.calibrator.intercept}
 
     @classmethod
     def from_arrays(cls, t: dict, classes: Sequence[str]) -> "SvmHead":
         cal = LinearHead(t["svm_cal_coef"], t["svm_cal_intercept"], classes)
-        return cls(t["svm_support"], t["svm_dual_coef"], t["svm_intercept"], t["svm_n_support"], float(t["svm_gamma"][0]), cal, classes)
+        support = t["svm_support"] if "svm_support" in t else t["svm_support_q"]
+        return cls(support, t["svm_dual_coef"], t["svm_intercept"], t["svm_n_support"], float(t["svm_gamma"][0]), cal, classes,
+                   support_scale=t.get("svm_support_scale"))
 
 
 class EmbedModel(BaseModel):
@@ -352,7 +383,8 @@ class EmbedModel(BaseModel):
         X = self._features(texts)
         C, seed = self.params.get("C", 4.0), self.params.get("seed", 0)
         if self.params.get("head", "linear") == "svm":
-            self.label_head = SvmHead.fit(X, labels, C=self.params.get("svm_C", 4.0), gamma=self.params.get("gamma", 1.0), seed=seed)
+            self.label_head = SvmHead.fit(X, labels, C=self.params.get("svm_C", 4.0), gamma=self.params.get("gamma", 1.0), seed=seed,
+                                          support_dtype=self.params.get("svm_support_dtype", "float16"))
         else:
             self.label_head = LinearHead.fit(X, labels, C=C, seed=seed)
         self.fine_head = LinearHead.fit(X, fine, C=C, seed=seed)
@@ -442,7 +474,7 @@ def load_heads(file: Path) -> "tuple[LinearHead | SvmHead, LinearHead]":
         md = fh.metadata() or {}
         t = {k: fh.get_tensor(k) for k in fh.keys()}
     label_classes = json.loads(md["label_classes"])
-    label = (SvmHead.from_arrays(t, label_classes) if "svm_support" in t
+    label = (SvmHead.from_arrays(t, label_classes) if "svm_support" in t or "svm_support_q" in t
              else LinearHead(t["label_coef"], t["label_intercept"], label_classes))
     return label, LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"]))
 

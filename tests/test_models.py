@@ -206,3 +206,22 @@ def test_stack_model_trains_from_its_own_out_of_fold_predictions(tiny_labels, tm
     texts = test_df["text"].tolist()
     np.testing.assert_allclose(model.predict_proba(texts), load_model(path).predict_proba(texts), atol=1e-6)
     assert meta["test_metrics"]["myth_f1"] > 0.4
+
+
+def test_stack_member_inputs_give_stage2_each_members_log_probabilities(tiny_labels, tmp_path):
+    """member_inputs: stage 2 sees each ensemble member's log-probabilities besides their average
+    (3 more columns a member), and the saved model reloads to the same probabilities; a base that
+    is not an ensemble is refused with a clear error."""
+    from mythscan.stacking import CueFeatures
+    from mythscan.training import TrainConfig, train
+
+    base = {"kind": "ensemble", "params": {"members": ["embed", "tfidf"], "member_params": {"embed": {"head": "svm"}, "tfidf": {"C": 5.0}}}}
+    cfg = TrainConfig.from_dict({"name": "tiny-stack-m", "kind": "stack", "params": {"folds": 3, "member_inputs": True, "base": base}})
+    model, path, _ = train(cfg, labels_path=tiny_labels, out_dir=tmp_path / "stack")
+    n_cues = len(CueFeatures().names)
+    assert model.head.coef.shape[1] == 3 + n_cues + (n_cues - 1) + 2 * 3
+    texts = load_splits(tiny_labels)[1]["text"].tolist()
+    np.testing.assert_allclose(model.predict_proba(texts), load_model(path).predict_proba(texts), atol=1e-9)
+    bad = TrainConfig.from_dict({"name": "bad", "kind": "stack", "params": {"folds": 3, "member_inputs": True, "base": {"kind": "tfidf"}}})
+    with pytest.raises(ModelError, match="needs an ensemble base"):
+        train(bad, labels_path=tiny_labels, out_dir=tmp_path / "bad")

@@ -427,11 +427,16 @@ class EnsembleModel(BaseModel):
         w = np.asarray(self.params.get("weights") or [1.0] * len(self.members), dtype=float)
         return w / w.sum()
 
-    def _raw_proba(self, texts):
+    def member_proba(self, texts):
+        """(weighted label probabilities, weighted category probabilities, each member's label probabilities)."""
         w = self._weights()
         parts = [m._raw_proba(texts) for m in self.members]
         label = sum(wi * p[0] for wi, p in zip(w, parts))
         fine = sum(wi * p[1] for wi, p in zip(w, parts))
+        return label, fine, [p[0] for p in parts]
+
+    def _raw_proba(self, texts):
+        label, fine, _ = self.member_proba(texts)
         return label, fine
 
     def _save_weights(self, path):

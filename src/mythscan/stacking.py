@@ -61,13 +61,25 @@ class CueFeatures:
         return out
 
 
-def stage2_inputs(base_proba: np.ndarray, cues: np.ndarray) -> np.ndarray:
-    """Stage-2 features: the base model's log-probabilities, the cue counts, and each cue count
-    times the base log-odds of myth (so a frame can matter more when the content is myth-like)."""
+def stage2_inputs(base_proba: np.ndarray, cues: np.ndarray, members: list[np.ndarray] | None = None) -> np.ndarray:
+    """Stage-2 features: the base model's log-probabilities, the cue counts, each cue count times
+    the base log-odds of myth (so a frame can matter more when the content is myth-like), and
+    with ``members`` each ensemble member's log-probabilities (stage 2 then learns their weights)."""
     logp = np.log(np.clip(base_proba, 1e-6, 1.0))
     im = LABELS.index("myth")
     myth_logit = logp[:, im] - np.log(np.clip(1 - base_proba[:, im], 1e-6, 1.0))
-    return np.hstack([logp, cues, cues[:, :-1] * myth_logit[:, None]])
+    extra = [np.log(np.clip(p, 1e-6, 1.0)) for p in members or []]
+    return np.hstack([logp, cues, cues[:, :-1] * myth_logit[:, None], *extra])
+
+
+def base_outputs(base: BaseModel, texts: list[str], members: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray] | None]:
+    """(label probabilities, category probabilities, each member's label probabilities or None)."""
+    if not members:
+        label, fine = base._raw_proba(texts)
+        return label, fine, None
+    if not hasattr(base, "member_proba"):
+        raise ModelError("stage-2 `member_inputs` needs an ensemble base", hint="set params.base.kind = \"ensemble\" or member_inputs = false")
+    return base.member_proba(texts)
 
 
 class StackModel(BaseModel):
@@ -98,13 +110,20 @@ class StackModel(BaseModel):
         folds = int(self.params.get("folds", 5))
         groups = np.asarray(groups if groups is not None else np.arange(len(texts)))
         splits = group_folds(labels, fine, groups, folds, seed)
+        use_members = bool(self.params.get("member_inputs", False))
         oof_base = np.zeros((len(texts), 3))
+        oof_members: list[np.ndarray] | None = None
         for tr, va in splits:
             b = self._make_base()
             # through fit, not _fit, so the base's own params (name_swap, ...) apply in every fold
             b.fit([texts[i] for i in tr], labels[tr], [fine[i] for i in tr], category_kind=self.category_kind)
-            oof_base[va] = b._raw_proba([texts[i] for i in va])[0]
-        Z = stage2_inputs(oof_base, self.cue_features.transform(texts))
+            label, _, members = base_outputs(b, [texts[i] for i in va], use_members)
+            oof_base[va] = label
+            if members is not None:
+                oof_members = oof_members or [np.zeros((len(texts), 3)) for _ in members]
+                for acc, p in zip(oof_members, members):
+                    acc[va] = p
+        Z = stage2_inputs(oof_base, self.cue_features.transform(texts), oof_members)
         C = float(self.params.get("stage2_C", 1.0))
         self.oof_proba_ = np.zeros((len(texts), 3))
         self.oof_folds_ = np.zeros(len(texts), dtype=int)
@@ -117,8 +136,8 @@ class StackModel(BaseModel):
         self.fine_classes_ = self.base.fine_classes_
 
     def _raw_proba(self, texts):
-        label, fine = self.base._raw_proba(texts)
-        return self.head.predict_proba(stage2_inputs(label, self.cue_features.transform(texts))), fine
+        label, fine, members = base_outputs(self.base, texts, bool(self.params.get("member_inputs", False)))
+        return self.head.predict_proba(stage2_inputs(label, self.cue_features.transform(texts), members)), fine
 
     def _save_weights(self, path: Path):
         from safetensors.numpy import save_file

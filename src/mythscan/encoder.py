@@ -79,7 +79,7 @@ def build_onnx(quantized: bool = False, *, all_layers: bool = False, verbose: bo
     if quantized:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        tmp = target.with_suffix(".tmp.onnx")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")  # per process: concurrent first uses do not clobber
         quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
         os.replace(tmp, target)
     return target
@@ -107,7 +107,7 @@ def export_onnx(bert, target: Path, all_layers: bool = False) -> Path:
     outputs = [f"hidden_{i}" for i in range(n_layers + 1)] if all_layers else ["last_hidden_state"]
     ids = torch.ones((2, 16), dtype=torch.long)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")  # per process: concurrent first uses (batch workers) do not clobber
     with torch.no_grad():
         torch.onnx.export(
             model,

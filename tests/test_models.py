@@ -164,6 +164,33 @@ def test_fast_tfidf_matches_scikit_learn(tiny_labels):
     np.testing.assert_allclose(again, ref_label, atol=1e-6)
 
 
+def test_tfidf_float16_coefficients_halve_the_heads_and_round_trip(tiny_labels, tmp_path):
+    """coef_dtype = "float16" rounds the heads at fit time, so the saved file is half the size and
+    the reloaded model gives the fitted model's probabilities."""
+    from safetensors.numpy import load_file
+
+    train, test = load_splits(tiny_labels)
+    args = (train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
+    texts = test["text"].tolist()
+    full = TfidfModel(params={"C": 5.0}).fit(*args)
+    half = TfidfModel(params={"C": 5.0, "coef_dtype": "float16"}).fit(*args)
+    full.save(tmp_path / "full", {"name": "full"})
+    half.save(tmp_path / "half", {"name": "half"})
+    stored = load_file(str(tmp_path / "half" / "heads.safetensors"))
+    assert stored["fine_coef"].dtype == np.float16 and stored["label_coef"].dtype == np.float16
+    assert load_file(str(tmp_path / "full" / "heads.safetensors"))["fine_coef"].dtype == np.float32
+    size = lambda d: (tmp_path / d / "heads.safetensors").stat().st_size  # noqa: E731
+    assert size("half") < 0.6 * size("full")
+    ref = half._raw_proba(texts)
+    got = load_model(tmp_path / "half")._raw_proba(texts)
+    np.testing.assert_allclose(got[0], ref[0], atol=1e-6)
+    np.testing.assert_allclose(got[1], ref[1], atol=1e-6)
+    # rounding moves probabilities by far less than a decision needs
+    assert np.abs(half._raw_proba(texts)[0] - full._raw_proba(texts)[0]).max() < 0.01
+    with pytest.raises(ModelError, match="coef_dtype"):
+        TfidfModel(params={"coef_dtype": "int4"}).fit(*args)
+
+
 def test_invariance_suite_counts_frames_with_one_label(tiny_model):
     import pandas as pd
 

@@ -69,6 +69,20 @@ class LinearHead:
             intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
         return cls(coef, intercept, lr.classes_)
 
+    def rounded(self, dtype: str | None) -> "LinearHead":
+        """The head with its coefficients rounded to ``dtype`` ("float16" halves the saved size);
+        fit-time code rounds before use, so a saved and reloaded model predicts exactly the same."""
+        if dtype in (None, "float32"):
+            return self
+        if dtype != "float16":
+            raise ModelError(f"coef_dtype must be float32 or float16, got {dtype!r}", hint="fix the training config")
+        return LinearHead(self.coef.astype(np.float16), self.intercept, self.classes_)
+
+    def stored_coef(self) -> np.ndarray:
+        """The coefficients as saved: float16 when that is lossless (a head from `rounded`)."""
+        half = self.coef.astype(np.float16)
+        return half if np.array_equal(half.astype(np.float32), self.coef) else self.coef
+
     def predict_proba(self, X) -> np.ndarray:
         z = X @ self.coef.T
         z = np.asarray(z, dtype=np.float64) + self.intercept
@@ -210,8 +224,9 @@ class TfidfModel(BaseModel):
         self.vectorizer = self._vectorizer()
         X = self.vectorizer.fit_transform(texts)
         C, seed = self.params.get("C", 10.0), self.params.get("seed", 0)
-        self.label_head = LinearHead.fit(X, labels, C=C, seed=seed)
-        self.fine_head = LinearHead.fit(X, fine, C=C, seed=seed)
+        dtype = self.params.get("coef_dtype")
+        self.label_head = LinearHead.fit(X, labels, C=C, seed=seed).rounded(dtype)
+        self.fine_head = LinearHead.fit(X, fine, C=C, seed=seed).rounded(dtype)
         self.fine_classes_ = self.fine_head.classes_
 
     def _save_weights(self, path):
@@ -461,9 +476,9 @@ class EnsembleModel(BaseModel):
 def save_heads(file: Path, label_head: "LinearHead | SvmHead", fine_head: LinearHead) -> None:
     from safetensors.numpy import save_file
 
-    label = label_head.arrays() if isinstance(label_head, SvmHead) else {"label_coef": label_head.coef, "label_intercept": label_head.intercept}
+    label = label_head.arrays() if isinstance(label_head, SvmHead) else {"label_coef": label_head.stored_coef(), "label_intercept": label_head.intercept}
     save_file(
-        {**label, "fine_coef": fine_head.coef, "fine_intercept": fine_head.intercept},
+        {**label, "fine_coef": fine_head.stored_coef(), "fine_intercept": fine_head.intercept},
         str(file),
         metadata={"label_classes": json.dumps([str(c) for c in label_head.classes_]),
                   "fine_classes": json.dumps([str(c) for c in fine_head.classes_])},

@@ -191,6 +191,25 @@ def test_tfidf_float16_coefficients_halve_the_heads_and_round_trip(tiny_labels, 
         TfidfModel(params={"coef_dtype": "int4"}).fit(*args)
 
 
+def test_label_only_fold_models_give_the_same_label_probabilities(tiny_labels):
+    """Cross-validation and the stack's inner folds skip the category head (label_only): the label
+    probabilities must be exactly those of a full fit, or thresholds and stage 2 would change."""
+    from mythscan.models import make_model
+
+    train, test = load_splits(tiny_labels)
+    args = (train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
+    texts = test["text"].tolist()
+    params = {"members": ["embed", "tfidf"], "member_params": {"embed": {"head": "svm"}, "tfidf": {"C": 5.0, "coef_dtype": "float16"}}}
+    for kind, p in (("tfidf", {"C": 5.0}), ("ensemble", params)):
+        full = make_model(kind, p).fit(*args)
+        fold = make_model(kind, p)
+        fold.label_only = True
+        fold.fit(*args)
+        label, fine = fold._raw_proba(texts)
+        assert fine is None and fold.fine_classes_ is None
+        np.testing.assert_array_equal(label, full._raw_proba(texts)[0])
+
+
 def test_invariance_suite_counts_frames_with_one_label(tiny_model):
     import pandas as pd
 

@@ -115,6 +115,7 @@ class StackModel(BaseModel):
         oof_members: list[np.ndarray] | None = None
         for tr, va in splits:
             b = self._make_base()
+            b.label_only = True  # stage 2 is fitted on label probabilities only
             # through fit, not _fit, so the base's own params (name_swap, ...) apply in every fold
             b.fit([texts[i] for i in tr], labels[tr], [fine[i] for i in tr], category_kind=self.category_kind)
             label, _, members = base_outputs(b, [texts[i] for i in va], use_members)

@@ -96,6 +96,7 @@ def cross_validate(cfg: TrainConfig, train_df, *, progress=None) -> dict:
 
     def run_fold(tr, va):
         model = make_model(cfg.kind, dict(cfg.params))
+        model.label_only = True  # only the label probabilities are used
         model.fit([texts[i] for i in tr], labels[tr], [cats[i] for i in tr])
         return model._raw_proba([texts[i] for i in va])[0]
 

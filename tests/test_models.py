@@ -191,7 +191,7 @@ def test_tfidf_float16_coefficients_halve_the_heads_and_round_trip(tiny_labels, 
         TfidfModel(params={"coef_dtype": "int4"}).fit(*args)
 
 
-def test_label_only_fold_models_give_the_same_label_probabilities(tiny_labels):
+def test_label_only_fold_models_give_the_same_label_probabilities(tiny_labels, tmp_path):
     """Cross-validation and the stack's inner folds skip the category head (label_only): the label
     probabilities must be exactly those of a full fit, or thresholds and stage 2 would change."""
     from mythscan.models import make_model
@@ -208,6 +208,8 @@ def test_label_only_fold_models_give_the_same_label_probabilities(tiny_labels):
         label, fine = fold._raw_proba(texts)
         assert fine is None and fold.fine_classes_ is None
         np.testing.assert_array_equal(label, full._raw_proba(texts)[0])
+        with pytest.raises(ModelError, match="label_only"):
+            fold.save(tmp_path / kind)
 
 
 def test_invariance_suite_counts_frames_with_one_label(tiny_model):

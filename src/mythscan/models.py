@@ -199,6 +199,9 @@ class BaseModel:
     def save(self, path: str | Path, meta: dict | None = None) -> Path:
         from .persistence import write_model_dir
 
+        if self.label_only:
+            raise ModelError("a label_only fold model has no category head and cannot be saved",
+                             hint="fit the model without label_only to save it")
         return write_model_dir(self, Path(path), meta or self.meta)
 
 

@@ -144,24 +144,35 @@ def test_embed_svm_model_round_trip(tiny_labels, tmp_path, layers, support_dtype
     assert np.mean(loaded.predict(test["text"].tolist()) == test["label"].to_numpy()) > 0.5
 
 
-def test_fast_tfidf_matches_scikit_learn(tiny_labels):
-    """The sklearn-free inference path gives the same probabilities as scikit-learn's transform."""
+@pytest.mark.parametrize("negation", [False, True])
+def test_fast_tfidf_matches_scikit_learn(tiny_labels, negation):
+    """The sklearn-free inference path gives the same probabilities as scikit-learn's transform,
+    with and without negation-scope marking of the word n-grams."""
     import tempfile
 
     train, test = load_splits(tiny_labels)
-    m = TfidfModel(params={"C": 5.0}).fit(train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
+    m = TfidfModel(params={"C": 5.0, "negation_scope": negation}).fit(train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
     texts = test["text"].tolist() + ["Ünïcode  spaces\tand U.S. abbreviations", "x", ""]
     ref_label, ref_fine = m._raw_proba(texts)
     with tempfile.TemporaryDirectory() as d:
         m.save(d + "/m", {"name": "m"})
         fast = load_model(d + "/m")
         assert fast.vectorizer is None
+        assert any(t.startswith("neg_") or t.startswith("NEG_") for t in fast.fast.parts[0].index) == negation
         got_label, got_fine = fast._raw_proba(texts)
         fast.save(d + "/again", {"name": "again"})  # a loaded model can be saved again
         again = load_model(d + "/again")._raw_proba(texts)[0]
     np.testing.assert_allclose(got_label, ref_label, atol=1e-6)
     np.testing.assert_allclose(got_fine, ref_fine, atol=1e-6)
     np.testing.assert_allclose(again, ref_label, atol=1e-6)
+
+
+def test_negation_scope_marks_words_up_to_the_next_punctuation():
+    from mythscan.textfeatures import negation_scope
+
+    assert negation_scope("There is NO single score, just lists.") == "there is no NEG_single NEG_score just lists"
+    assert negation_scope("It doesn't rate anyone; courts do.") == "it doesn NEG_rate NEG_anyone courts do"
+    assert negation_scope("Every citizen has a single score") == "every citizen has single score"
 
 
 def test_tfidf_float16_coefficients_halve_the_heads_and_round_trip(tiny_labels, tmp_path):

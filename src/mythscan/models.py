@@ -219,9 +219,13 @@ class TfidfModel(BaseModel):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import FeatureUnion
 
+        from .textfeatures import NEGATION_PATTERN, negation_scope
+
         p = self.params
+        # negation_scope: word n-grams inside a negation's scope are marked (textfeatures.py)
+        neg = {"preprocessor": negation_scope, "token_pattern": NEGATION_PATTERN} if p.get("negation_scope") else {}
         return FeatureUnion([
-            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=p.get("min_df", 1), sublinear_tf=True, lowercase=True)),
+            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=p.get("min_df", 1), sublinear_tf=True, lowercase=True, **neg)),
             ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=p.get("min_df", 1), sublinear_tf=True, max_features=p.get("max_char_features", 60000))),
         ])
 
@@ -241,11 +245,15 @@ class TfidfModel(BaseModel):
         # rather than a skops tree: skops took ~11 s to load a 100k-term vocabulary, this takes ms.
         from safetensors.numpy import save_file
 
+        from .textfeatures import PREPROCESSORS
+
         state, arrays = getattr(self, "_state", ({}, {}))
         for name, vec in (self.vectorizer.transformer_list if self.vectorizer is not None else []):
             vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
-            state[name] = {"params": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vec.get_params().items()
-                                      if k in _VEC_PARAMS}, "vocabulary": vocab}
+            params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vec.get_params().items() if k in _VEC_PARAMS}
+            if vec.preprocessor is not None:
+                params["preprocess"] = next(k for k, f in PREPROCESSORS.items() if f is vec.preprocessor)
+            state[name] = {"params": params, "vocabulary": vocab}
             arrays[f"{name}_idf"] = np.ascontiguousarray(vec.idf_, dtype=np.float64)
         (path / "vectorizer.json").write_text(json.dumps(state, ensure_ascii=False))
         save_file(arrays, str(path / "vectorizer.safetensors"))

@@ -18,6 +18,32 @@ import numpy as np
 
 _WHITE = re.compile(r"\s\s+")
 
+# Negation scope for word n-grams: after a negator, words are prefixed ``NEG_`` up to the next
+# punctuation mark, so "there is no single score" yields NEG_single / NEG_score rather than the
+# myth's own "single score". A CV experiment on the train split (tfidf alone, 5 group folds): myth
+# F1 0.888 -> 0.894, AP 0.949 -> 0.955, contrast pairs 0.784 -> 0.802.
+_NEGATORS = frozenset(
+    "not no never none nobody nothing nowhere neither nor cannot without hardly isn aren wasn weren "
+    "doesn don didn won can couldn shouldn far myth false wrong untrue".split())
+_NEG_TOKENS = re.compile(r"(?u)\b\w\w+\b|[.,;:!?]")
+NEGATION_PATTERN = r"\S+"  # the token pattern for text that negation_scope has rewritten
+
+
+def negation_scope(doc: str) -> str:
+    """Lower-cased words of ``doc`` joined by spaces, with those in a negation's scope marked."""
+    out, neg = [], False
+    for tok in _NEG_TOKENS.findall(doc.lower()):
+        if tok in ".,;:!?":
+            neg = False
+            continue
+        out.append("NEG_" + tok if neg else tok)
+        if tok in _NEGATORS:
+            neg = True
+    return " ".join(out)
+
+
+PREPROCESSORS = {"negation_scope": negation_scope}
+
 
 class FastTfidf:
     def __init__(self, params: dict, vocabulary: list[str], idf: np.ndarray):
@@ -27,6 +53,7 @@ class FastTfidf:
         self.sublinear_tf = params.get("sublinear_tf", False)
         self.norm = params.get("norm", "l2")
         self.token_pattern = re.compile(params.get("token_pattern") or r"(?u)\b\w\w+\b")
+        self.preprocess = PREPROCESSORS[params["preprocess"]] if params.get("preprocess") else None
         if params.get("strip_accents") or not params.get("use_idf", True):
             raise ValueError("unsupported vectorizer settings for the fast path")
         self.index = {t: i for i, t in enumerate(vocabulary)}
@@ -34,7 +61,9 @@ class FastTfidf:
 
     def _terms(self, doc: str) -> list[str]:
         """The analyzer's terms, in scikit-learn's order and multiplicity."""
-        if self.lowercase:
+        if self.preprocess is not None:  # scikit-learn skips lowercasing when given a preprocessor
+            doc = self.preprocess(doc)
+        elif self.lowercase:
             doc = doc.lower()
         lo, hi = self.ngram_range
         if self.analyzer == "word":

@@ -54,6 +54,21 @@ def test_add_skips_exact_duplicates_and_refuses_conflicts(label_file, tmp_path):
     assert [r["label"] for r in rows if r["id"] == "a1"] == ["other"]
 
 
+def test_batch_with_a_pair_that_holds_no_myth_is_refused_whole(label_file, tmp_path):
+    """validate() requires a myth in every contrast pair; add must not write a file that fails it."""
+    before = label_file.read_bytes()
+    batch = tmp_path / "pairs.csv"
+    batch.write_text("text,label,category,group,pair\n"
+                     "Rumours claimed that drinking lowers your score and they spread quickly online.,other,,p-1,p-1\n"
+                     "Rumours claimed that drinking lowers your score; there is no such government tally.,accurate,A-fragmented,p-1,p-1\n")
+    with pytest.raises(LabelError, match=r"pairs.csv:3: pair 'p-1' must hold one myth"):
+        add_labels(batch, target=label_file)
+    assert label_file.read_bytes() == before
+    batch.write_text(batch.read_text().replace(",p-1\n", ",\n"))  # the same rows without the pair id are fine
+    assert add_labels(batch, target=label_file).added == 2
+    assert validate(label_file)[0] == []
+
+
 def test_invalid_batch_is_refused_whole_with_file_line(label_file, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("text,label,category\nA fine new sentence about court records in Fujian.,accurate,A-enforcement-blacklists\n"

@@ -180,19 +180,28 @@ def check_dataset(rows: list[dict], *, near_dup: bool = True) -> list[Problem]:
         if len(splits) > 1:
             r = list(splits.values())[-1]
             problems.append(Problem(*where(r), f"group {g!r} is split across {sorted(splits)}; a group must sit in one split"))
+    problems += check_pairs(rows)
+    if near_dup:
+        problems += near_duplicates(rows)
+    return problems
+
+
+def check_pairs(rows: list[dict], only: set[str] | None = None) -> list[Problem]:
+    """Contrast pairs (all, or the ids in ``only``): one myth with one accurate or other sentence, in one group."""
+    problems: list[Problem] = []
     pairs: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
-        if r.get("pair"):
+        if r.get("pair") and (only is None or r["pair"] in only):
             pairs[r["pair"]].append(r)
     for p, members in pairs.items():
         labs = sorted(m.get("label") for m in members)
+        last = members[-1]
+        where = (last.get("_file", ""), last.get("_line", 0))
         if labs not in (["accurate", "myth"], ["myth", "other"]):
-            problems.append(Problem(*where(members[-1]), f"pair {p!r} must hold one myth and one accurate or other sentence "
-                                                         f"(a myth and its correction, or a myth and a report of it), found {labs}"))
+            problems.append(Problem(*where, f"pair {p!r} must hold one myth and one accurate or other sentence "
+                                            f"(a myth and its correction, or a myth and a report of it), found {labs}"))
         elif len({m.get("group") for m in members}) > 1:
-            problems.append(Problem(*where(members[-1]), f"pair {p!r} spans groups; put both sentences in one group"))
-    if near_dup:
-        problems += near_duplicates(rows)
+            problems.append(Problem(*where, f"pair {p!r} spans groups; put both sentences in one group"))
     return problems
 
 

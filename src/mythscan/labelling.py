@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import COLUMNS, NEAR_DUP_JACCARD, Problem, check_rows, jaccard_candidates, normalise, read_rows, shingles
+from .data import COLUMNS, NEAR_DUP_JACCARD, Problem, check_pairs, check_rows, jaccard_candidates, normalise, read_rows, shingles
 from .errors import LabelError
 from .fileio import atomic_write_text
 from .paths import labels_dir
@@ -119,6 +119,12 @@ def add_labels(source: str | Path, *, target: str | Path | None = None, annotato
         r["id"] = r.get("id") or "s-" + _stable(r["text"])[:10]
         r["text"] = " ".join(r["text"].split())
     rows = existing + fresh
+    touched = {r["pair"] for r in fresh if r.get("pair")}
+    for r in fresh:
+        r.setdefault("_file", str(source))
+    if touched and (bad := check_pairs(rows, touched)):
+        raise LabelError("\n".join(str(p) for p in bad),
+                         hint="nothing was added; a pair needs one myth and one accurate or other sentence (clear `pair` for the rest)")
     report.added = len(fresh)
     report.test_rows = sum(r["split"] == "test" for r in fresh)
     if _crash_before_write:  # for the crash-safety test: simulate dying mid-way

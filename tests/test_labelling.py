@@ -147,6 +147,45 @@ def test_train_promotion_regression_and_rollback(project_home, tiny_labels, tmp_
     assert "Model card" in r.stdout.decode()
 
 
+def test_gate_data_keeps_the_default_when_the_candidate_is_worse_there(project_home, tiny_labels, tmp_path):
+    """`train --gate-data FILE`: a candidate that passes the test-split gate but is worse than the
+    default on FILE does not become the default; the same file does not block a model that is as good."""
+    import pandas as pd
+
+    from mythscan import load_model
+
+    home = tmp_path / "home"
+    shutil.copytree(project_home, home)
+    weak_cfg = tmp_path / "weak.toml"
+    weak_cfg.write_text('name = "weak"\nkind = "tfidf"\ncv_folds = 3\ntune_threshold = false\ncalibrate = false\nthreshold = 0.9\n[params]\nC = 0.01\n')
+    assert run_cli("train", "--config", str(weak_cfg), "--labels", str(tiny_labels), "--promote", home=home).returncode == 0
+    weak = (home / "models" / "DEFAULT").read_text().strip()
+    # gate file: the weak default's own predictions, so the default is perfect there
+    texts = pd.read_csv(tiny_labels, dtype=str, keep_default_na=False)["text"].tolist()
+    gate = tmp_path / "gate.csv"
+    pd.DataFrame({"text": texts, "label": load_model(home / "models" / weak).predict(texts)}).to_csv(gate, index=False)
+    good = tmp_path / "good.toml"
+    good.write_text('name = "cand"\nkind = "tfidf"\ncv_folds = 3\n[params]\nC = 5.0\n')
+    r = run_cli("train", "--config", str(good), "--labels", str(tiny_labels), "--gate-data", str(gate), home=home)
+    out = r.stdout.decode()
+    assert r.returncode == 0, r.stderr.decode()
+    assert "compared with the default on gate.csv" in out and "kept the default" in out and "gate.csv:macro_f1" in out, out
+    assert (home / "models" / "DEFAULT").read_text().strip() == weak
+    # without the gate file, the same candidate beats the weak default on the test split
+    r = run_cli("train", "--config", str(good), "--labels", str(tiny_labels), home=home)
+    assert "default model is now cand/" in r.stdout.decode()
+    # a gate file the candidate is as good on (its own predictions vs the same config) does not block
+    cand = (home / "models" / "DEFAULT").read_text().strip()
+    pd.DataFrame({"text": texts, "label": load_model(home / "models" / cand).predict(texts)}).to_csv(gate, index=False)
+    r = run_cli("train", "--config", str(good), "--labels", str(tiny_labels), "--gate-data", str(gate), home=home)
+    assert "default model is now cand/" in r.stdout.decode(), r.stdout.decode()[-600:]
+    # a broken gate file is refused before any training, with one clear line
+    bad = tmp_path / "bad_gate.csv"
+    bad.write_text("sentence,label\nx,myth\n")
+    r = run_cli("train", "--config", str(good), "--labels", str(tiny_labels), "--gate-data", str(bad), home=home)
+    assert r.returncode != 0 and "missing column" in (r.stdout + r.stderr).decode() and "Traceback" not in r.stderr.decode()
+
+
 def test_a_new_myth_end_to_end_needs_no_code_change(tmp_path, tiny_labels):
     """Add a category to the taxonomy, add ~40 sentences, retrain: the model flags the new myth."""
     import yaml

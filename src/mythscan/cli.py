@@ -188,11 +188,15 @@ def train(config: str = typer.Option("stack", "--config", "-c", help="Training c
           labels: Optional[Path] = typer.Option(None, help="Label file or directory (default: labels/)."),
           out: Optional[Path] = typer.Option(None, help="Model directory to write (default: models/<name>/<version>/)."),
           promote: bool = typer.Option(False, "--promote", help="Make the new model the default even if a headline metric regressed."),
-          no_promote: bool = typer.Option(False, "--no-promote", help="Never change the default model.")):
+          no_promote: bool = typer.Option(False, "--no-promote", help="Never change the default model."),
+          gate_data: Optional[List[Path]] = typer.Option(None, "--gate-data", help="Also compare with the default on this labelled CSV/JSONL (e.g. a sample of real coverage) and promote only if myth F1, macro-F1 and pair accuracy are not worse there either; repeatable.")):
     """Train a model version, compare it with the default on the test split, and promote it if it is not worse."""
     from .data import load_splits
-    from .registry import TOLERANCE, compare_with_default, ref_of, set_default
+    from .evaluation_cli import load_eval_data
+    from .registry import GATE_METRICS, TOLERANCE, compare_with_default, ref_of, set_default
     from .training import train as do_train
+
+    gates = [load_eval_data(f) for f in (gate_data or [])]  # bad gate files fail before training
 
     def progress(k, n):
         typer.echo(f"  cross-validation fold {k}/{n}", err=True)
@@ -204,13 +208,18 @@ def train(config: str = typer.Option("stack", "--config", "-c", help="Training c
     if no_promote or out:
         return
     cmp = compare_with_default(path, load_splits(labels)[1])
+    regressions = list(cmp.regressions)
     if cmp.default is not None:
         typer.echo("compared with the default on the fixed test split:\n" + cmp.table())
-    if cmp.ok or promote:
-        ref = set_default(path, reason="promote" if cmp.ok else "forced")
-        typer.echo(f"default model is now {ref}" + ("" if cmp.ok else " (forced with --promote despite: " + ", ".join(cmp.regressions) + ")"))
+        for df, name in gates:
+            g = compare_with_default(path, df, GATE_METRICS)
+            typer.echo(f"compared with the default on {name} (n={len(df)}):\n" + g.table())
+            regressions += [f"{name}:{k}" for k in g.regressions]
+    if not regressions or promote:
+        ref = set_default(path, reason="promote" if not regressions else "forced")
+        typer.echo(f"default model is now {ref}" + ("" if not regressions else " (forced with --promote despite: " + ", ".join(regressions) + ")"))
     else:
-        typer.echo(f"kept the default: the new model regressed on {', '.join(cmp.regressions)} beyond the tolerance {TOLERANCE}; "
+        typer.echo(f"kept the default: the new model regressed on {', '.join(regressions)} beyond the tolerance {TOLERANCE}; "
                    f"promote it anyway with `mythscan models promote {ref_of(path)}`")
 
 

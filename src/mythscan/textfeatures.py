@@ -21,7 +21,8 @@ _WHITE = re.compile(r"\s\s+")
 # Negation scope for word n-grams: after a negator, words are prefixed ``NEG_`` up to the next
 # punctuation mark, so "there is no single score" yields NEG_single / NEG_score rather than the
 # myth's own "single score". A CV experiment on the train split (tfidf alone, 5 group folds): myth
-# F1 0.888 -> 0.894, AP 0.949 -> 0.955, contrast pairs 0.784 -> 0.802.
+# F1 0.888 -> 0.894, AP 0.949 -> 0.955, contrast pairs 0.784 -> 0.802. Off in every config: inside
+# the default stack it lowered real-coverage myth AP in two trainings (evaluate/README.md).
 _NEGATORS = frozenset(
     "not no never none nobody nothing nowhere neither nor cannot without hardly isn aren wasn weren "
     "doesn don didn won can couldn shouldn far myth false wrong untrue".split())

@@ -284,3 +284,23 @@ def test_stack_member_inputs_give_stage2_each_members_log_probabilities(tiny_lab
     bad = TrainConfig.from_dict({"name": "bad", "kind": "stack", "params": {"folds": 3, "member_inputs": True, "base": {"kind": "tfidf"}}})
     with pytest.raises(ModelError, match="needs an ensemble base"):
         train(bad, labels_path=tiny_labels, out_dir=tmp_path / "bad")
+
+
+def test_exclude_batches_leaves_a_batch_out_of_training_only(tiny_labels, tmp_path):
+    """exclude_batches drops those label batches from the train split (the data hash and sentence
+    count show it) and keeps the test split, so both models are measured on the same sentences;
+    a batch name that matches nothing is refused."""
+    from mythscan.errors import ConfigError
+    from mythscan.training import TrainConfig, train
+
+    train_df, test_df = load_splits(tiny_labels)
+    batch = train_df["batch"].value_counts().index[0]
+    n_out = int((train_df["batch"] == batch).sum())
+    base = {"name": "t", "kind": "tfidf", "cv_folds": 3, "params": {"C": 5.0}}
+    _, _, full = train(TrainConfig.from_dict(base), labels_path=tiny_labels, out_dir=tmp_path / "full")
+    _, _, less = train(TrainConfig.from_dict({**base, "exclude_batches": [batch]}), labels_path=tiny_labels, out_dir=tmp_path / "less")
+    assert less["train_sentences"] == full["train_sentences"] - n_out and n_out > 0
+    assert less["data_hash"] != full["data_hash"] and less["test_data_hash"] == full["test_data_hash"]
+    assert less["config"]["exclude_batches"] == [batch]
+    with pytest.raises(ConfigError, match="no train sentences in batch"):
+        train(TrainConfig.from_dict({**base, "exclude_batches": ["no-such-batch"]}), labels_path=tiny_labels, out_dir=tmp_path / "bad")

@@ -302,5 +302,7 @@ def test_exclude_batches_leaves_a_batch_out_of_training_only(tiny_labels, tmp_pa
     assert less["train_sentences"] == full["train_sentences"] - n_out and n_out > 0
     assert less["data_hash"] != full["data_hash"] and less["test_data_hash"] == full["test_data_hash"]
     assert less["config"]["exclude_batches"] == [batch]
+    _, _, one = train(TrainConfig.from_dict({**base, "exclude_batches": batch}), labels_path=tiny_labels, out_dir=tmp_path / "one")
+    assert one["data_hash"] == less["data_hash"]  # a single name may be written without the list
     with pytest.raises(ConfigError, match="no train sentences in batch"):
         train(TrainConfig.from_dict({**base, "exclude_batches": ["no-such-batch"]}), labels_path=tiny_labels, out_dir=tmp_path / "bad")

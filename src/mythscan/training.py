@@ -150,12 +150,13 @@ def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_file(config)
     train_df, test_df = load_splits(labels_path)
     if cfg.exclude_batches:
+        excluded = [cfg.exclude_batches] if isinstance(cfg.exclude_batches, str) else [str(b) for b in cfg.exclude_batches]
         batches = train_df["batch"].astype(str) if "batch" in train_df.columns else None
-        unknown = sorted(set(cfg.exclude_batches) - set(batches if batches is not None else []))
+        unknown = sorted(set(excluded) - set(batches if batches is not None else []))
         if unknown:
             raise ConfigError(f"exclude_batches: no train sentences in batch(es) {unknown}",
-                              hint="`mythscan labels stats` and the `batch` column of the label file show the batch names")
-        train_df = train_df[~batches.isin(cfg.exclude_batches)].reset_index(drop=True)
+                              hint="the `batch` column of the label file holds the batch names")
+        train_df = train_df[~batches.isin(excluded)].reset_index(drop=True)
     if train_df.empty:
         raise ConfigError("the train split is empty", hint="check the `split` column of the label files")
     t0 = time.perf_counter()

@@ -193,7 +193,7 @@ def train(config: str = typer.Option("stack", "--config", "-c", help="Training c
     """Train a model version, compare it with the default on the test split, and promote it if it is not worse."""
     from .data import load_splits
     from .evaluation_cli import load_eval_data
-    from .registry import GATE_METRICS, TOLERANCE, compare_with_default, ref_of, set_default
+    from .registry import GATE_METRICS, TOLERANCE, compare_many, ref_of, set_default
     from .training import train as do_train
 
     gates = [load_eval_data(f) for f in (gate_data or [])]  # bad gate files fail before training
@@ -207,12 +207,11 @@ def train(config: str = typer.Option("stack", "--config", "-c", help="Training c
                f"test myth F1 {tm.get('myth_f1')}, macro-F1 {tm.get('macro_f1')}, pairs {tm.get('contrast_pair_accuracy')}, ECE {tm.get('ece')}")
     if no_promote or out:
         return
-    cmp = compare_with_default(path, load_splits(labels)[1])
+    cmp, *gated = compare_many(path, [(load_splits(labels)[1], tuple(TOLERANCE))] + [(df, GATE_METRICS) for df, _ in gates])
     regressions = list(cmp.regressions)
     if cmp.default is not None:
         typer.echo("compared with the default on the fixed test split:\n" + cmp.table())
-        for df, name in gates:
-            g = compare_with_default(path, df, GATE_METRICS)
+        for (df, name), g in zip(gates, gated):
             typer.echo(f"compared with the default on {name} (n={len(df)}):\n" + g.table())
             regressions += [f"{name}:{k}" for k in g.regressions]
     if not regressions or promote:

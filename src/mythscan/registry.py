@@ -135,24 +135,30 @@ def _f(v) -> str:
     return f"{v:.3f}" if isinstance(v, (int, float)) else "-"
 
 
-def compare_with_default(candidate_dir: Path, test_df, metrics=tuple(TOLERANCE)) -> Comparison:
-    """Evaluate the candidate and the current default on the same data (the test split, or a gate
-    file), in this run; a metric regresses when it is worse than the default's beyond TOLERANCE."""
+def compare_many(candidate_dir: Path, datasets) -> list[Comparison]:
+    """Evaluate the candidate and the current default on each (data, metrics) pair (the test split,
+    gate files), in this run, loading both models once; a metric regresses when it is worse than the
+    default's beyond TOLERANCE."""
     from .evaluation import evaluate_model, headline
     from .persistence import load_model
 
-    cand = headline(evaluate_model(load_model(candidate_dir), test_df)[0])
+    candidate = load_model(candidate_dir)
     default = default_name()
-    if not default or not (models_dir() / default / "config.json").exists():
-        return Comparison(cand, None, [], tuple(metrics))
-    old = headline(evaluate_model(load_model(models_dir() / default), test_df)[0])
-    regressions = []
-    for k in metrics:
-        tol = TOLERANCE[k]
-        a, b = cand.get(k), old.get(k)
-        if a is None or b is None:
+    old_model = load_model(models_dir() / default) if default and (models_dir() / default / "config.json").exists() else None
+    out = []
+    for df, metrics in datasets:
+        cand = headline(evaluate_model(candidate, df)[0])
+        if old_model is None:
+            out.append(Comparison(cand, None, [], tuple(metrics)))
             continue
-        worse = (a - b) if k in LOWER_IS_BETTER else (b - a)
-        if worse > tol:
-            regressions.append(k)
-    return Comparison(cand, old, regressions, tuple(metrics))
+        old = headline(evaluate_model(old_model, df)[0])
+        regressions = []
+        for k in metrics:
+            a, b = cand.get(k), old.get(k)
+            if a is None or b is None:
+                continue
+            worse = (a - b) if k in LOWER_IS_BETTER else (b - a)
+            if worse > TOLERANCE[k]:
+                regressions.append(k)
+        out.append(Comparison(cand, old, regressions, tuple(metrics)))
+    return out

@@ -160,6 +160,9 @@ def test_fast_tfidf_matches_scikit_learn(tiny_labels, negation):
         assert fast.vectorizer is None
         assert any(t.startswith("NEG_") for t in fast.fast.parts[0].index) == negation
         got_label, got_fine = fast._raw_proba(texts)
+        w = np.random.default_rng(0).normal(size=(3, int(sum(len(p.idf) for p in fast.fast.parts))))
+        np.testing.assert_allclose(fast.fast.dot(texts, w, chunk=4), fast.fast.dot(texts, w))  # chunks add up
+        assert fast.fast.dot(["", "x"], w).tolist() == [[0.0] * 3] * 2  # no known term: a zero row
         fast.save(d + "/again", {"name": "again"})  # a loaded model can be saved again
         again = load_model(d + "/again")._raw_proba(texts)[0]
     np.testing.assert_allclose(got_label, ref_label, atol=1e-6)

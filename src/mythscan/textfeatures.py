@@ -9,10 +9,7 @@ scikit-learn's `transform` on real sentences.
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
-from itertools import repeat
 
 import numpy as np
 
@@ -59,6 +56,7 @@ class FastTfidf:
             raise ValueError("unsupported vectorizer settings for the fast path")
         self.index = {t: i for i, t in enumerate(vocabulary)}
         self.idf = np.asarray(idf, dtype=np.float64)
+        self._word_cache: dict[str, list[int]] = {}
 
     def _terms(self, doc: str) -> list[str]:
         """The analyzer's terms, in scikit-learn's order and multiplicity."""
@@ -76,31 +74,64 @@ class FastTfidf:
         if self.analyzer == "char_wb":
             terms = []
             for w in _WHITE.sub(" ", doc).split():
-                w = f" {w} "
-                size = len(w)
-                for n in range(lo, hi + 1):
-                    if size <= n:  # a short word counts once, as the whole padded word
-                        terms.append(w[:n])
-                        break
-                    terms += [w[o:o + n] for o in range(size - n + 1)]
+                terms += self._word_grams(w)
             return terms
         raise ValueError(f"unsupported analyzer {self.analyzer}")
 
-    def row(self, doc: str) -> tuple[np.ndarray, np.ndarray]:
-        counted = Counter(self._terms(doc))
-        n = len(counted)
-        idx = np.fromiter(map(self.index.get, counted, repeat(-1, n)), dtype=np.int64, count=n)
-        tf = np.fromiter(counted.values(), dtype=np.float64, count=n)
-        known = idx >= 0
-        idx, tf = idx[known], tf[known]
-        if not len(idx):
-            return idx, tf
+    def _word_grams(self, word: str) -> list[str]:
+        """char_wb n-grams of one word (scikit-learn pads it with a space on each side)."""
+        w = f" {word} "
+        size, grams = len(w), []
+        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
+            if size <= n:  # a short word counts once, as the whole padded word
+                grams.append(w[:n])
+                break
+            grams += [w[o:o + n] for o in range(size - n + 1)]
+        return grams
+
+    def _ids(self, doc: str) -> list[int]:
+        """Vocabulary columns of ``doc``'s terms, with multiplicity. char_wb n-grams never cross
+        a word, so each distinct word's columns are looked up once and cached (news reuses words)."""
+        get = self.index.get
+        if self.analyzer != "char_wb" or self.preprocess is not None:
+            return [i for i in map(get, self._terms(doc)) if i is not None]
+        cache, ids = self._word_cache, []
+        if len(cache) > 200_000:  # bound the memory on endless archives
+            cache.clear()
+        for w in _WHITE.sub(" ", doc.lower() if self.lowercase else doc).split():
+            cols = cache.get(w)
+            if cols is None:
+                cols = cache[w] = [i for i in map(get, self._word_grams(w)) if i is not None]
+            ids += cols
+        return ids
+
+    def rows(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sparse TF-IDF matrix of ``texts`` as (row, column, value) arrays, rows ascending.
+
+        Terms are looked up in Python; counting, idf, sublinear tf and the l2 norm run
+        once over the whole batch in numpy (per-sentence numpy calls cost more than the sums)."""
+        ids, lens = [], []
+        for doc in texts:
+            found = self._ids(doc)
+            ids += found
+            lens.append(len(found))
+        n_cols = len(self.idf)
+        key = np.repeat(np.arange(len(texts), dtype=np.int64), lens) * n_cols + np.array(ids, dtype=np.int64)
+        key, tf = np.unique(key, return_counts=True)
+        row, col = np.divmod(key, n_cols)
+        tf = tf.astype(np.float64)
         if self.sublinear_tf:
             tf = 1.0 + np.log(tf)
-        val = tf * self.idf[idx]
-        if self.norm == "l2":
-            val /= math.sqrt(float(val @ val)) or 1.0
-        return idx, val
+        val = tf * self.idf[col]
+        if self.norm == "l2" and len(val):
+            norm = np.sqrt(np.bincount(row, weights=val * val, minlength=len(texts)))
+            val /= np.where(norm > 0, norm, 1.0)[row]
+        return row, col, val
+
+    def row(self, doc: str) -> tuple[np.ndarray, np.ndarray]:
+        """One sentence's (columns, values)."""
+        _, col, val = self.rows([doc])
+        return col, val
 
 
 class FastUnion:
@@ -110,13 +141,17 @@ class FastUnion:
         self.parts = parts
         self.offsets = np.cumsum([0] + [len(p.idf) for p in parts])[:-1]
 
-    def dot(self, texts: list[str], weights: np.ndarray) -> np.ndarray:
-        """X @ weights.T for a (n_classes, n_features) weight matrix, without building X."""
+    def dot(self, texts: list[str], weights: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """X @ weights.T for a (n_classes, n_features) weight matrix, without building X
+        (``chunk`` sentences at a time bound the memory of the batch arrays)."""
         out = np.zeros((len(texts), weights.shape[0]))
         wt = weights.T
-        for i, doc in enumerate(texts):
+        for lo in range(0, len(texts), chunk):
+            part_texts = texts[lo:lo + chunk]
             for off, part in zip(self.offsets, self.parts):
-                idx, val = part.row(doc)
-                if len(idx):
-                    out[i] += val @ wt[idx + off]
+                row, col, val = part.rows(part_texts)
+                if not len(row):
+                    continue
+                starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+                out[lo + row[starts]] += np.add.reduceat(val[:, None] * wt[col + off], starts, axis=0)
         return out

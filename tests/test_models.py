@@ -252,6 +252,24 @@ def test_cue_features_count_frames():
     assert X[2, col["negation"]] >= 1 and X[2, col["question"]] == 1
 
 
+def test_cue_counts_match_case_insensitive_matching(tiny_labels):
+    """Cues run on lower-cased text (faster than IGNORECASE): the counts must be those of
+    case-insensitive matching on the original text, for the shipped cues and for a custom cue
+    written with capitals and an escape (which keeps IGNORECASE)."""
+    import re
+
+    import pandas as pd
+
+    from mythscan.stacking import CUES, CueFeatures
+
+    texts = pd.read_csv(tiny_labels)["text"].tolist() + ["THE TABLOID SUPPOSEDLY SAID NO SCORE EXISTS?", "Black Mirror's Nosedive"]
+    cues = CUES + [("named", r"\bBlack Mirror\S*")]
+    got = CueFeatures(cues).transform(texts)
+    ref = [[min(len(re.findall(p, t, re.IGNORECASE)), 3) for _, p in cues] for t in texts]
+    np.testing.assert_array_equal(got[:, :-1], np.array(ref, dtype=float))
+    assert got[-1, -2] == 1 and got[-2, 0] == 1  # the custom cue and "supposedly" in capitals
+
+
 def test_stack_model_trains_from_its_own_out_of_fold_predictions(tiny_labels, tmp_path):
     """The stacked kind: group CV inside fit gives the stage-2 head and the threshold; the saved
     model (base + cues + head) reloads to the same probabilities."""

@@ -141,7 +141,7 @@ class FastUnion:
         self.parts = parts
         self.offsets = np.cumsum([0] + [len(p.idf) for p in parts])[:-1]
 
-    def dot(self, texts: list[str], weights: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    def dot(self, texts: list[str], weights: np.ndarray, chunk: int = 256) -> np.ndarray:
         """X @ weights.T for a (n_classes, n_features) weight matrix, without building X
         (``chunk`` sentences at a time bound the memory of the batch arrays)."""
         out = np.zeros((len(texts), weights.shape[0]))

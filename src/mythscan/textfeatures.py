@@ -128,14 +128,9 @@ class FastTfidf:
             val /= np.where(norm > 0, norm, 1.0)[row]
         return row, col, val
 
-    def row(self, doc: str) -> tuple[np.ndarray, np.ndarray]:
-        """One sentence's (columns, values)."""
-        _, col, val = self.rows([doc])
-        return col, val
-
 
 class FastUnion:
-    """A FeatureUnion of FastTfidf parts: sparse rows as (indices, values), and dense X @ W."""
+    """A FeatureUnion of FastTfidf parts, applied as X @ W without building X."""
 
     def __init__(self, parts: list[FastTfidf]):
         self.parts = parts

@@ -327,3 +327,36 @@ def test_exclude_batches_leaves_a_batch_out_of_training_only(tiny_labels, tmp_pa
     assert one["data_hash"] == less["data_hash"]  # a single name may be written without the list
     with pytest.raises(ConfigError, match="no train sentences in batch"):
         train(TrainConfig.from_dict({**base, "exclude_batches": ["no-such-batch"]}), labels_path=tiny_labels, out_dir=tmp_path / "bad")
+
+
+def test_cv_group_batch_folds_keep_each_label_batch_in_one_fold(tiny_labels, tmp_path):
+    """cv_group = "batch" folds cross-validation (and the stacked model's inner folds) by label
+    batch: every out-of-fold prediction comes from a model that saw no sentence of its batch.
+    The default folds by paraphrase group; an unknown grouping is refused."""
+    from mythscan.data import group_folds
+    from mythscan.errors import ConfigError
+    import pandas as pd
+
+    from mythscan.training import TrainConfig, fold_groups, train
+
+    train_df, _ = load_splits(tiny_labels)
+    labels, cats = train_df["label"].to_numpy(dtype=object), [c or None for c in train_df["category"]]
+    by_batch = TrainConfig.from_dict({"name": "b", "cv_group": "batch"})
+    for cfg, col in ((TrainConfig.from_dict({"name": "g"}), "group"), (by_batch, "batch")):
+        splits = group_folds(labels, cats, fold_groups(cfg, train_df), 5, 0)
+        fold_of = {}
+        for k, (_, va) in enumerate(splits):
+            for value in train_df[col].iloc[va]:
+                assert fold_of.setdefault(value, k) == k, f"{col} {value} straddles folds"
+    batch_straddles = any(len({k for k, (_, va) in enumerate(group_folds(labels, cats, train_df["group"], 5, 0))
+                               if b in set(train_df["batch"].iloc[va])}) > 1 for b in train_df["batch"].unique())
+    assert batch_straddles  # paraphrase-group folds do split batches, so the option changes something
+
+    stack = {"name": "s", "kind": "stack", "cv_group": "batch", "params": {"folds": 5, "base": {"kind": "tfidf", "params": {"C": 5.0}}}}
+    model, _, meta = train(TrainConfig.from_dict(stack), labels_path=tiny_labels, out_dir=tmp_path / "s")
+    folds_per_batch = pd.Series(model.oof_folds_).groupby(train_df["batch"].to_numpy()).nunique()
+    assert (folds_per_batch == 1).all() and meta["config"]["cv_group"] == "batch" and meta["cv"]["folds"] == 5
+    with pytest.raises(ConfigError, match="cv_group must be one of"):
+        TrainConfig.from_dict({"name": "x", "cv_group": "author"})
+    with pytest.raises(ConfigError, match="distinct values"):
+        fold_groups(TrainConfig.from_dict({"name": "x", "cv_group": "batch", "cv_folds": 10_000}), train_df)

@@ -18,6 +18,21 @@ from .models import LABELS, Decision, make_model
 from .paths import models_dir, training_dir
 
 
+CV_GROUPS = ("group", "batch")
+
+
+def fold_groups(cfg: "TrainConfig", train_df) -> list[str]:
+    """The grouping of the train split that cross-validation folds by (``cfg.cv_group``)."""
+    if cfg.cv_group not in train_df.columns:
+        raise ConfigError(f"cv_group = {cfg.cv_group!r} but the label file has no `{cfg.cv_group}` column",
+                          hint='use cv_group = "group" or add the column')
+    groups = train_df[cfg.cv_group].astype(str)
+    if groups.nunique() < cfg.cv_folds:
+        raise ConfigError(f"cv_group = {cfg.cv_group!r}: {groups.nunique()} distinct values for {cfg.cv_folds} folds",
+                          hint="lower cv_folds or use cv_group = \"group\"")
+    return groups.tolist()
+
+
 @dataclass
 class TrainConfig:
     name: str
@@ -34,6 +49,11 @@ class TrainConfig:
     # label batches (the `batch` column) left out of the train split; the test split is unchanged,
     # so a model trained without a suspect batch is compared on the same sentences
     exclude_batches: list = field(default_factory=list)
+    # the label-file column that cross-validation folds by: "group" (paraphrase groups) or "batch"
+    # (label batches: every fold is scored on batches written apart from its training data, the
+    # nearest thing in the labels to unseen coverage). Thresholds, calibration and the stacked
+    # model's stage 2 all come from these folds.
+    cv_group: str = "group"
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
@@ -57,6 +77,9 @@ class TrainConfig:
         if "name" not in raw:
             raise ConfigError(f"{where}: missing `name`")
         cfg = cls(**raw)
+        if cfg.cv_group not in CV_GROUPS:
+            raise ConfigError(f"{where}: cv_group must be one of {list(CV_GROUPS)}, got {cfg.cv_group!r}",
+                              hint='"group" folds by paraphrase group, "batch" by label batch')
         cfg.params.setdefault("seed", cfg.seed)
         return cfg
 
@@ -95,7 +118,7 @@ def cross_validate(cfg: TrainConfig, train_df, *, progress=None) -> dict:
     cats = [c or None for c in train_df["category"].astype(str)]
     oof = np.zeros((len(texts), 3))
     fold_ids = np.zeros(len(texts), dtype=int)
-    splits = group_folds(labels, cats, train_df["group"], cfg.cv_folds, cfg.seed)
+    splits = group_folds(labels, cats, fold_groups(cfg, train_df), cfg.cv_folds, cfg.seed)
 
     def run_fold(tr, va):
         model = make_model(cfg.kind, dict(cfg.params))
@@ -165,7 +188,7 @@ def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = 
     if model.uses_groups:
         # the stacked kind cross-validates by group inside fit; its out-of-fold predictions give
         # the threshold and calibration, so the whole stack is not cross-validated a second time
-        model.fit(*fit_args, groups=train_df["group"].astype(str).tolist())
+        model.fit(*fit_args, groups=fold_groups(cfg, train_df))
         n = len(train_df)
         cv = summarise_oof(cfg, model.oof_proba_[:n], train_df["label"].to_numpy(dtype=object), model.oof_folds_[:n])
     else:

@@ -75,3 +75,20 @@ def test_layer_mix_pools_each_layer_like_transformers():
     assert float((mixed * ref).sum(1).min()) > 0.9999
     with pytest.raises(ModelError, match="layers must be between"):
         get_encoder(layers=(7,))
+
+
+def test_token_states_are_the_unpooled_hidden_states_of_encode():
+    """token_states: one (tokens, 384 per layer) float16 array per sentence, in input order, whose
+    per-layer means pool to what encode() returns (padding never leaks into a sentence's rows)."""
+    from mythscan.encoder import get_encoder
+
+    enc = get_encoder(layers=(6, 3))
+    texts = ["Short one.", "Critics claim that every citizen has a score, which researchers dispute.", "Mid length sentence here."]
+    states = enc.token_states(texts, batch_size=2)
+    lengths = [len(enc.tokenizer.encode(t).ids) for t in texts]
+    assert [s.shape for s in states] == [(n, 768) for n in lengths] and states[0].dtype == np.float16
+    unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)  # noqa: E731
+    pooled = np.stack([unit(np.hstack([unit(s[:, :384].astype(np.float32).mean(0)), unit(s[:, 384:].astype(np.float32).mean(0))]))
+                       for s in states])
+    np.testing.assert_allclose(pooled, enc.encode(texts), atol=2e-3)  # float16 rounding only
+    assert enc.token_states([]) == []

@@ -353,7 +353,8 @@ def test_cv_group_batch_folds_keep_each_label_batch_in_one_fold(tiny_labels, tmp
     assert batch_straddles  # paraphrase-group folds do split batches, so the option changes something
 
     stack = {"name": "s", "kind": "stack", "cv_group": "batch", "params": {"folds": 5, "base": {"kind": "tfidf", "params": {"C": 5.0}}}}
-    model, _, meta = train(TrainConfig.from_dict(stack), labels_path=tiny_labels, out_dir=tmp_path / "s")
+    model, path, meta = train(TrainConfig.from_dict(stack), labels_path=tiny_labels, out_dir=tmp_path / "s")
+    assert "## Cross-validation (train split, folds by label batch)" in (path / "README.md").read_text()
     folds_per_batch = pd.Series(model.oof_folds_).groupby(train_df["batch"].to_numpy()).nunique()
     assert (folds_per_batch == 1).all() and meta["config"]["cv_group"] == "batch" and meta["cv"]["folds"] == 5
     with pytest.raises(ConfigError, match="cv_group must be one of"):

@@ -13,6 +13,7 @@ def model_card(meta: dict, config: dict) -> str:
     cfg_name, version = (meta.get("config") or {}).get("name"), meta.get("version")
     name = f"{cfg_name} ({version})" if cfg_name and version else meta.get("name", "model")
     d = meta.get("decision", {})
+    by = {"batch": "label batch"}.get((meta.get("config") or {}).get("cv_group", "group"), "paraphrase group")
     lines = [
         f"# Model card: {name}",
         "",
@@ -28,15 +29,15 @@ def model_card(meta: dict, config: dict) -> str:
         f"- kind: `{config['kind']}`; params: `{json.dumps(config.get('params', {}))}`",
         f"- train sentences: {meta.get('train_sentences')}; data hash `{meta.get('data_hash')}`; trained {meta.get('trained_at')}"
         f" in {meta.get('training_seconds')} s",
-        f"- decision: myth when P(myth) >= {_fmt(d.get('threshold'))} (chosen on group {(meta.get('cv') or {}).get('folds', 'k')}-fold CV"
-        f" of the train split); temperature {_fmt(d.get('temperature'))}; sentences within +/-{_fmt(d.get('review_band'))}"
+        f"- decision: myth when P(myth) >= {_fmt(d.get('threshold'))} (chosen on {(meta.get('cv') or {}).get('folds', 'k')}-fold CV"
+        f" of the train split, folds by {by}); temperature {_fmt(d.get('temperature'))}; sentences within +/-{_fmt(d.get('review_band'))}"
         " of the threshold are marked `review`.",
         f"- reproduce: `mythscan train --config training/{(meta.get('config') or {}).get('name', name)}.toml`",
         "",
     ]
     cv = meta.get("cv")
     if cv:
-        lines += ["## Cross-validation (train split, grouped by paraphrase group)", "", "| metric | mean | std |", "|---|---|---|"]
+        lines += [f"## Cross-validation (train split, folds by {by})", "", "| metric | mean | std |", "|---|---|---|"]
         lines += [f"| {k} | {v['mean']} | {v['std']} |" for k, v in cv["summary"].items()]
         lines.append("")
     tm = meta.get("test_metrics")

@@ -149,10 +149,8 @@ class Encoder:
         self.tokenizer.enable_truncation(MAX_LENGTH)
         self.quantized = quantized
 
-    def encode(self, texts: list[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
+    def _batches(self, texts: list[str], batch_size: int):
+        """Length-sorted, padded batches: (row indices, hidden states of ``self.output_names``, mask)."""
         encs = self.tokenizer.encode_batch(list(texts))
         order = np.argsort([len(e.ids) for e in encs], kind="stable")
         for start in range(0, len(order), batch_size):
@@ -167,10 +165,28 @@ class Encoder:
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self.input_names:
                 feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = self.session.run(self.output_names, feeds)
+            yield idx, self.session.run(self.output_names, feeds), mask
+
+    def encode(self, texts: list[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        for idx, hidden, mask in self._batches(texts, batch_size):
             m = mask[..., None].astype(np.float32)
             pooled = [_unit((h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)) for h in (hidden if self.layers else hidden[:1])]
             out[idx] = pooled[0] if len(pooled) == 1 else _unit(np.hstack(pooled))
+        return out
+
+    def token_states(self, texts: list[str], batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
+        """Each sentence's unpooled hidden states, (tokens, dim) in float16: the listed layers side by
+        side (for experiments with learned pooling, benchmarks/ablate_heads.py)."""
+        out: list[np.ndarray] = [np.zeros((0, self.dim), np.float16)] * len(texts)
+        if not texts:
+            return out
+        for idx, hidden, mask in self._batches(texts, batch_size):
+            states = np.concatenate(hidden if self.layers else hidden[:1], axis=-1)
+            for row, i in enumerate(idx):
+                out[i] = states[row, : int(mask[row].sum())].astype(np.float16)
         return out
 
 

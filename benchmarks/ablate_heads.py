@@ -1,0 +1,164 @@
+"""How much capacity the label head on frozen MiniLM states should have: the default's RBF-SVM on
+mean-pooled layers 6+3 at several C, against a learned attention-pooling head (torch, trained on
+the unpooled token states of the same layers). Each is cross-validated on the train split twice,
+with folds by paraphrase group and by label batch, then fitted on the train split and measured
+on the test split and, with ``--real``, on a labelled file of real coverage (evaluation only: no
+choice in this script reads it). Prints a table; writes nothing. Figures in evaluate/README.md.
+
+    python benchmarks/ablate_heads.py                                  # ~20 min on 2 cores
+    python benchmarks/ablate_heads.py --real ../shared/eval/realworld_dev.csv --svm-C 1 4 --epochs 12
+
+Rounds 1-8 by default (``--exclude-batches`` as in training/stack.toml), int8 encoder as the default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def attention_head(dim: int, queries: int = 4, hidden: int = 256, dropout: float = 0.1):
+    import torch
+
+    class Head(torch.nn.Module):
+        """LayerNorm, ``queries`` learned attention poolings plus the mean, an MLP to 3 labels."""
+
+        def __init__(self):
+            super().__init__()
+            self.norm = torch.nn.LayerNorm(dim)
+            self.att = torch.nn.Sequential(torch.nn.Linear(dim, 128), torch.nn.Tanh(), torch.nn.Linear(128, queries))
+            self.out = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(dim * (queries + 1), hidden), torch.nn.GELU(),
+                                           torch.nn.Dropout(dropout), torch.nn.Linear(hidden, 3))
+
+        def forward(self, x, m):
+            x = self.norm(x)
+            a = self.att(x).masked_fill(~m[..., None], -1e4).softmax(1)
+            mean = (x * m[..., None]).sum(1) / m.sum(1, keepdim=True)
+            return self.out(torch.cat([torch.einsum("btq,btd->bqd", a, x).flatten(1), mean], 1))
+
+    return Head()
+
+
+def padded(states, idx):
+    import torch
+
+    width = max(len(states[i]) for i in idx)
+    x = np.zeros((len(idx), width, states[0].shape[1]), np.float32)
+    m = np.zeros((len(idx), width), bool)
+    for r, i in enumerate(idx):
+        x[r, : len(states[i])] = states[i]
+        m[r, : len(states[i])] = True
+    return torch.from_numpy(x), torch.from_numpy(m)
+
+
+def fit_attention(states, y_idx, epochs: int, seed: int = 0, batch: int = 32):
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    head = attention_head(states[0].shape[1])
+    opt = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 1e-3, total_steps=epochs * -(-len(states) // batch))
+    y = torch.as_tensor(y_idx)
+    head.train()
+    for _ in range(epochs):
+        perm = rng.permutation(len(states))
+        for s in range(0, len(perm), batch):
+            idx = perm[s : s + batch]
+            loss = torch.nn.functional.cross_entropy(head(*padded(states, idx)), y[idx], label_smoothing=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    head.eval()
+
+    def proba(other):
+        out = np.zeros((len(other), 3))
+        order = np.argsort([len(s) for s in other])
+        with torch.no_grad():
+            for s in range(0, len(order), 128):
+                idx = order[s : s + 128]
+                out[idx] = head(*padded(other, idx)).softmax(1).numpy()
+        return out
+
+    return proba
+
+
+def main() -> None:
+    import torch
+    from sklearn.metrics import average_precision_score
+
+    from mythscan.data import group_folds, load_splits
+    from mythscan.encoder import Encoder
+    from mythscan.evaluation_cli import load_eval_data
+    from mythscan.evaluation import compute_metrics
+    from mythscan.models import LABELS, SvmHead, decide
+    from mythscan.training import best_threshold
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--svm-C", nargs="*", type=float, default=[1.0, 2.0, 4.0])
+    ap.add_argument("--epochs", type=int, default=12, help="attention head epochs (0: skip it)")
+    ap.add_argument("--real", help="labelled CSV/JSONL of real coverage, measured only")
+    ap.add_argument("--exclude-batches", nargs="*", default=["round9-negation", "round9-sourcing"])
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    train, test = load_splits()
+    train = train[~train["batch"].isin(args.exclude_batches)].reset_index(drop=True)
+    sets = {"train": train, "test": test}
+    if args.real:
+        sets["real"] = load_eval_data(Path(args.real))[0]
+    enc = Encoder(quantized=True, layers=(6, 3))
+    t0 = time.perf_counter()
+    states = {k: enc.token_states(df["text"].astype(str).tolist()) for k, df in sets.items()}
+    print(f"encoded {sum(map(len, states.values()))} sentences in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    def unit(x):
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    pooled = {k: unit(np.stack([np.hstack([unit(s[None, :, :384].astype(np.float32).mean(1))[0], unit(s[None, :, 384:].astype(np.float32).mean(1))[0]])
+                                for s in v])) for k, v in states.items()}
+    y = {k: df["label"].to_numpy(dtype=object) for k, df in sets.items()}
+    folds = {"group": group_folds(y["train"], train["category"].tolist(), train["group"].tolist(), 5, 0),
+             "batch": group_folds(y["train"], train["category"].tolist(), train["batch"].tolist(), 5, 0)}
+    im = LABELS.index("myth")
+
+    def svm(C):
+        def fit(idx):
+            h = SvmHead.fit(pooled["train"][idx], y["train"][idx], C=C, support_dtype="int8")
+            cols = [list(h.classes_).index(c) for c in LABELS]
+            return lambda k, rows=slice(None): h.predict_proba(pooled[k][rows])[:, cols]
+        return fit
+
+    def attention(idx):
+        proba = fit_attention([states["train"][i] for i in idx], np.array([LABELS.index(v) for v in y["train"][idx]]), args.epochs)
+        return lambda k, rows=slice(None): proba(states[k] if isinstance(rows, slice) else [states[k][i] for i in rows])
+
+    heads = [(f"svm C={c:g}", svm(c)) for c in args.svm_C] + ([(f"attention {args.epochs} ep", attention)] if args.epochs else [])
+    print(f"{'head':<18}{'folds':<7}{'CV AP':>7}{'CV F1':>7}{'test AP':>9}{'test F1':>9}{'pairs':>7}"
+          + (f"{'real AP':>9}{'real F1':>9}{'real P':>8}" if args.real else "") + f"{'s':>6}", flush=True)
+    for name, fit in heads:
+        t0 = time.perf_counter()
+        final = fit(np.arange(len(train)))
+        out = {k: final(k) for k in sets if k != "train"}
+        for fname, splits in folds.items():
+            oof = np.zeros((len(train), 3))
+            for a, b in splits:
+                oof[b] = fit(a)("train", b)
+            th = best_threshold(oof[:, im], y["train"] == "myth")
+            cv = compute_metrics(y["train"], decide(oof, th), oof)
+            te = compute_metrics(y["test"], decide(out["test"], th), out["test"], pairs=test["pair"].tolist())
+            row = (f"{name:<18}{fname:<7}{average_precision_score(y['train'] == 'myth', oof[:, im]):>7.3f}{cv['myth']['f1']:>7.3f}"
+                   f"{average_precision_score(y['test'] == 'myth', out['test'][:, im]):>9.3f}{te['myth']['f1']:>9.3f}"
+                   f"{te['contrast_pairs']['accuracy']:>7.3f}")
+            if args.real:
+                re_ = compute_metrics(y["real"], decide(out["real"], th), out["real"])
+                row += (f"{average_precision_score(y['real'] == 'myth', out['real'][:, im]):>9.3f}{re_['myth']['f1']:>9.3f}"
+                        f"{re_['myth']['precision']:>8.3f}")
+            print(row + f"{time.perf_counter() - t0:>6.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """How much capacity the label head on frozen MiniLM states should have: the default's RBF-SVM on
-mean-pooled layers 6+3 at several C, against a learned attention-pooling head (torch, trained on
-the unpooled token states of the same layers). Each is cross-validated on the train split twice,
+mean-pooled layers 6+3 at several C, against the `attn` kind's learned attention-pooling head
+(src/mythscan/attention.py, trained with torch on the unpooled token states of the same layers). Each is cross-validated on the train split twice,
 with folds by paraphrase group and by label batch, then fitted on the train split and measured
 on the test split and, with ``--real``, on a labelled file of real coverage (evaluation only: no
 choice in this script reads it). Prints a table; writes nothing. Figures in evaluate/README.md.
@@ -20,77 +20,11 @@ from pathlib import Path
 import numpy as np
 
 
-def attention_head(dim: int, queries: int = 4, hidden: int = 256, dropout: float = 0.1):
-    import torch
-
-    class Head(torch.nn.Module):
-        """LayerNorm, ``queries`` learned attention poolings plus the mean, an MLP to 3 labels."""
-
-        def __init__(self):
-            super().__init__()
-            self.norm = torch.nn.LayerNorm(dim)
-            self.att = torch.nn.Sequential(torch.nn.Linear(dim, 128), torch.nn.Tanh(), torch.nn.Linear(128, queries))
-            self.out = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(dim * (queries + 1), hidden), torch.nn.GELU(),
-                                           torch.nn.Dropout(dropout), torch.nn.Linear(hidden, 3))
-
-        def forward(self, x, m):
-            x = self.norm(x)
-            a = self.att(x).masked_fill(~m[..., None], -1e4).softmax(1)
-            mean = (x * m[..., None]).sum(1) / m.sum(1, keepdim=True)
-            return self.out(torch.cat([torch.einsum("btq,btd->bqd", a, x).flatten(1), mean], 1))
-
-    return Head()
-
-
-def padded(states, idx):
-    import torch
-
-    width = max(len(states[i]) for i in idx)
-    x = np.zeros((len(idx), width, states[0].shape[1]), np.float32)
-    m = np.zeros((len(idx), width), bool)
-    for r, i in enumerate(idx):
-        x[r, : len(states[i])] = states[i]
-        m[r, : len(states[i])] = True
-    return torch.from_numpy(x), torch.from_numpy(m)
-
-
-def fit_attention(states, y_idx, epochs: int, seed: int = 0, batch: int = 32):
-    import torch
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    head = attention_head(states[0].shape[1])
-    opt = torch.optim.AdamW(head.parameters(), lr=1e-3, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 1e-3, total_steps=epochs * -(-len(states) // batch))
-    y = torch.as_tensor(y_idx)
-    head.train()
-    for _ in range(epochs):
-        perm = rng.permutation(len(states))
-        for s in range(0, len(perm), batch):
-            idx = perm[s : s + batch]
-            loss = torch.nn.functional.cross_entropy(head(*padded(states, idx)), y[idx], label_smoothing=0.05)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-    head.eval()
-
-    def proba(other):
-        out = np.zeros((len(other), 3))
-        order = np.argsort([len(s) for s in other])
-        with torch.no_grad():
-            for s in range(0, len(order), 128):
-                idx = order[s : s + 128]
-                out[idx] = head(*padded(other, idx)).softmax(1).numpy()
-        return out
-
-    return proba
-
-
 def main() -> None:
     import torch
     from sklearn.metrics import average_precision_score
 
+    from mythscan.attention import mean_pooled, train_head
     from mythscan.data import group_folds, load_splits
     from mythscan.encoder import Encoder
     from mythscan.evaluation_cli import load_eval_data
@@ -115,11 +49,7 @@ def main() -> None:
     states = {k: enc.token_states(df["text"].astype(str).tolist()) for k, df in sets.items()}
     print(f"encoded {sum(map(len, states.values()))} sentences in {time.perf_counter() - t0:.0f} s", flush=True)
 
-    def unit(x):
-        return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-    pooled = {k: unit(np.stack([np.hstack([unit(s[None, :, :384].astype(np.float32).mean(1))[0], unit(s[None, :, 384:].astype(np.float32).mean(1))[0]])
-                                for s in v])) for k, v in states.items()}
+    pooled = {k: mean_pooled(v, 2) for k, v in states.items()}
     y = {k: df["label"].to_numpy(dtype=object) for k, df in sets.items()}
     folds = {"group": group_folds(y["train"], train["category"].tolist(), train["group"].tolist(), 5, 0),
              "batch": group_folds(y["train"], train["category"].tolist(), train["batch"].tolist(), 5, 0)}
@@ -133,8 +63,8 @@ def main() -> None:
         return fit
 
     def attention(idx):
-        proba = fit_attention([states["train"][i] for i in idx], np.array([LABELS.index(v) for v in y["train"][idx]]), args.epochs)
-        return lambda k, rows=slice(None): proba(states[k] if isinstance(rows, slice) else [states[k][i] for i in rows])
+        head = train_head([states["train"][i] for i in idx], np.array([LABELS.index(v) for v in y["train"][idx]]), epochs=args.epochs)
+        return lambda k, rows=slice(None): head.predict_proba(states[k] if isinstance(rows, slice) else [states[k][i] for i in rows])
 
     heads = [(f"svm C={c:g}", svm(c)) for c in args.svm_C] + ([(f"attention {args.epochs} ep", attention)] if args.epochs else [])
     print(f"{'head':<18}{'folds':<7}{'CV AP':>7}{'CV F1':>7}{'test AP':>9}{'test F1':>9}{'pairs':>7}"

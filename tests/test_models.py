@@ -361,3 +361,54 @@ def test_cv_group_batch_folds_keep_each_label_batch_in_one_fold(tiny_labels, tmp
         TrainConfig.from_dict({"name": "x", "cv_group": "author"})
     with pytest.raises(ConfigError, match="distinct values"):
         fold_groups(TrainConfig.from_dict({"name": "x", "cv_group": "batch", "cv_folds": 10_000}), train_df)
+
+
+def test_attention_model_trains_round_trips_and_numpy_matches_torch(tiny_labels, tmp_path):
+    """The attn kind: a small head trained with torch on MiniLM token states; the saved model
+    (float16 weights) reloads to the same probabilities, and the numpy forward used for scoring
+    matches the torch module it was trained as."""
+    import torch
+
+    from mythscan.attention import _NAMES, AttentionModel, _padded, token_states, torch_head
+    from mythscan.training import TrainConfig, train
+
+    params = {"epochs": 3, "hidden": 32, "queries": 2, "quantized": True, "layers": [6, 3]}
+    model, path, meta = train(TrainConfig.from_dict({"name": "att", "kind": "attn", "cv_folds": 3, "params": params}),
+                              labels_path=tiny_labels, out_dir=tmp_path / "att")
+    assert isinstance(model, AttentionModel) and (path / "attn.safetensors").exists()
+    _, test_df = load_splits(tiny_labels)
+    texts = test_df["text"].tolist()
+    p1, l1, c1 = model.predict_all(texts)
+    p2, l2, c2 = load_model(path).predict_all(texts)
+    np.testing.assert_allclose(p1, p2, atol=1e-6)
+    assert list(l1) == list(l2) and c1 == c2
+    assert meta["test_metrics"]["myth_f1"] > 0.4  # well above chance on 3 labels
+
+    states = token_states(texts[:8], True, [6, 3])
+    mods, forward = torch_head(768, 2, 32)
+    with torch.no_grad():
+        for p, name in zip(mods.parameters(), _NAMES):
+            p.copy_(torch.from_numpy(model.head.w[name]))
+    mods.eval()
+    x, m = _padded(states, np.arange(len(states)))
+    with torch.no_grad():
+        ref = forward(torch.from_numpy(x), torch.from_numpy(m)).numpy()
+    np.testing.assert_allclose(model.head.logits(x, m), ref, atol=1e-4)
+    with pytest.raises(ModelError, match="weights_dtype"):
+        train(TrainConfig.from_dict({"name": "bad", "kind": "attn", "cv_folds": 0, "params": {**params, "weights_dtype": "int4"}}),
+              labels_path=tiny_labels, out_dir=tmp_path / "bad")
+
+
+def test_every_committed_training_config_parses_and_names_a_known_kind():
+    from mythscan.models import MODEL_KINDS
+    from mythscan.training import TrainConfig
+    from tests.conftest import ROOT
+
+    configs = sorted((ROOT / "training").glob("*.toml"))
+    assert {"stack", "tfidf", "attn", "stack-attn"} <= {p.stem for p in configs}
+    for p in configs:
+        cfg = TrainConfig.from_file(p)
+        assert cfg.name == p.stem and cfg.kind in MODEL_KINDS, p
+        base = cfg.params.get("base", {})
+        for member in base.get("params", {}).get("members", []):
+            assert member in MODEL_KINDS, (p, member)

@@ -516,11 +516,13 @@ def load_heads(file: Path) -> "tuple[LinearHead | SvmHead, LinearHead]":
 
 
 class _Kinds(dict):
-    """Model kinds by name; the fine-tuned and stacked kinds are imported only when asked for."""
+    """Model kinds by name; the fine-tuned, attention and stacked kinds are imported only when asked for."""
 
     def __missing__(self, kind):
         if kind == "finetune":
             from .finetune import FinetuneModel as cls
+        elif kind == "attn":
+            from .attention import AttentionModel as cls
         elif kind == "stack":
             from .stacking import StackModel as cls
         else:
@@ -529,7 +531,7 @@ class _Kinds(dict):
         return cls
 
     def __contains__(self, kind):
-        return kind in ("finetune", "stack") or dict.__contains__(self, kind)
+        return kind in ("finetune", "stack", "attn") or dict.__contains__(self, kind)
 
 
 MODEL_KINDS: dict[str, type[BaseModel]] = _Kinds(tfidf=TfidfModel, embed=EmbedModel, ensemble=EnsembleModel)
@@ -537,5 +539,5 @@ MODEL_KINDS: dict[str, type[BaseModel]] = _Kinds(tfidf=TfidfModel, embed=EmbedMo
 
 def make_model(kind: str, params: dict | None = None, decision: Decision | None = None) -> BaseModel:
     if kind not in MODEL_KINDS:
-        raise ModelError(f"unknown model kind {kind!r}", hint=f"choose one of {sorted([*MODEL_KINDS, 'finetune', 'stack'])}")
+        raise ModelError(f"unknown model kind {kind!r}", hint=f"choose one of {sorted({*MODEL_KINDS, 'finetune', 'stack', 'attn'})}")
     return MODEL_KINDS[kind](decision=decision, params=params)

@@ -160,6 +160,9 @@ def test_train_evaluate_and_models_list(project_home, tiny_labels, tmp_path):
     assert "Other evaluations" in (project_home / "models" / "mini" / "README.md").read_text()
     r = run_cli("models", "list", home=project_home)
     assert "mini" in r.stdout.decode() and "* tiny" in r.stdout.decode()
+    # the tiny models were measured on the tiny label file's test split, not the home's labels
+    rows = {line.split()[1] if line.startswith("*") else line.split()[0]: line for line in r.stdout.decode().splitlines()[1:] if line.strip()}
+    assert "(older test split)" in rows["tiny"] and "measured on an older test split" in r.stdout.decode()
     r = run_cli("evaluate", "--compare", "--data", str(tiny_labels), home=project_home)
     assert r.returncode == 0 and "keyword alert" in r.stdout.decode()
 

@@ -412,3 +412,21 @@ def test_every_committed_training_config_parses_and_names_a_known_kind():
         base = cfg.params.get("base", {})
         for member in base.get("params", {}).get("members", []):
             assert member in MODEL_KINDS, (p, member)
+
+
+def test_models_list_marks_only_versions_measured_on_another_test_split(tiny_model, tiny_labels, tmp_path, monkeypatch):
+    import shutil
+
+    from mythscan import registry
+    from mythscan.data import data_hash
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_model, home / "models" / "tiny")
+    (home / "models" / "DEFAULT").write_text("tiny\n")
+    monkeypatch.setenv("MYTHSCAN_HOME", str(home))
+    monkeypatch.setattr(registry, "_current_test_hash", lambda: data_hash(load_splits(tiny_labels)[1]))
+    out = registry.list_models()
+    assert "* tiny" in out and "older test split" not in out
+    monkeypatch.setattr(registry, "_current_test_hash", lambda: "0000000000000000")
+    out = registry.list_models()
+    assert "(older test split)" in out and "1 version(s) were measured on an older test split" in out

@@ -84,19 +84,41 @@ def _meta(d: Path) -> dict:
         return {}
 
 
+def _current_test_hash() -> str | None:
+    """The data hash of the label file's test split now, or None if the labels cannot be read."""
+    from .data import data_hash, load_splits
+    from .errors import MythscanError
+
+    try:
+        test = load_splits()[1]
+    except (MythscanError, OSError, ValueError):
+        return None
+    return data_hash(test) if not test.empty else None
+
+
 def list_models() -> str:
+    """One row per model version with the test figures from its training run; a version trained
+    when the test split was different is marked, since its figures are not comparable."""
     default = default_name()
+    current = _current_test_hash()
     rows = [f"  {'model':<34}{'kind':<10}{'myth_F1':>8}{'macroF1':>8}{'pairs':>7}{'ECE':>7}  trained"]
+    stale = 0
     for d in model_dirs():
         meta = _meta(d)
         tm = meta.get("test_metrics") or {}
         ref = ref_of(d)
         mark = "*" if ref == default else " "
         fmt = lambda v: f"{v:.3f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
+        old = bool(current and meta.get("test_data_hash") and meta["test_data_hash"] != current)
+        stale += old
         rows.append(f"{mark} {ref:<34}{meta.get('kind', '?'):<10}{fmt(tm.get('myth_f1')):>8}{fmt(tm.get('macro_f1')):>8}"
-                    f"{fmt(tm.get('contrast_pair_accuracy')):>7}{fmt(tm.get('ece')):>7}  {meta.get('trained_at', '-')}")
+                    f"{fmt(tm.get('contrast_pair_accuracy')):>7}{fmt(tm.get('ece')):>7}  {meta.get('trained_at', '-')}"
+                    + ("  (older test split)" if old else ""))
     if len(rows) == 1:
         rows.append("  (no models: train one with `mythscan train`)")
+    elif stale:
+        rows.append(f"Figures are from each training run. {stale} version(s) were measured on an older test split; "
+                    "`mythscan evaluate --compare` measures every model on the current one in one run.")
     return "\n".join(rows)
 
 

@@ -26,7 +26,7 @@ def test_encode_cache_overflow_keeps_every_row(monkeypatch):
     """When the bounded cache is cleared mid-call, rows cached earlier are still returned."""
     from mythscan import encoder
 
-    monkeypatch.setattr(encoder, "_CACHE_MAX", 3)
+    monkeypatch.setattr(encoder._CACHE, "limit", 3)
     encoder._CACHE.clear()
     first = encoder.encode_cached(["alpha one", "beta two"])
     both = encoder.encode_cached(["alpha one", "gamma three", "delta four"])  # overflow clears the cache

@@ -18,47 +18,30 @@ from pathlib import Path
 
 import numpy as np
 
+from .encoder import BoundedMemo, encoder_key, get_encoder, pool
 from .errors import ModelError
 from .models import LABELS, BaseModel, LinearHead, softmax
 
 # Tensor names of the head, in the order of the torch module's parameters.
 _NAMES = ["norm_w", "norm_b", "att1_w", "att1_b", "att2_w", "att2_b", "out1_w", "out1_b", "out2_w", "out2_b"]
-_STATES: dict[tuple[str, str], np.ndarray] = {}
-_STATES_MAX_TOKENS = 2_000_000  # ~3 GB of float16 states at 768 per token; the memo is cleared past it
-_tokens_held = 0
+_STATES = BoundedMemo(2_000_000, weight=len)  # weight: tokens
 
 
 def token_states(texts: list[str], quantized: bool, layers) -> list[np.ndarray]:
-    """Each sentence's token states, with a bounded in-process memo (the stack's folds re-read
-    the same sentences six times)."""
-    global _tokens_held
-    from .encoder import encoder_key, get_encoder
-
+    """Each sentence's token states, memoised (the stack's folds re-read the same sentences six
+    times); the memo holds up to 2M tokens, ~3 GB of float16 states at 768 per token."""
     enc = get_encoder(quantized, layers)
-    key = encoder_key(quantized, layers)
-    missing = [t for t in dict.fromkeys(texts) if (key, t) not in _STATES]
-    found = {}
-    if missing:
-        new = enc.token_states(missing)
-        found = dict(zip(missing, new))
-        n_new = sum(len(s) for s in new)
-        if _tokens_held + n_new > _STATES_MAX_TOKENS:
-            _STATES.clear()
-            _tokens_held = 0
-        if n_new <= _STATES_MAX_TOKENS:
-            _STATES.update({(key, t): s for t, s in found.items()})
-            _tokens_held += n_new
-    return [found[t] if t in found else _STATES[(key, t)] for t in texts]
+    return _STATES.get_many(encoder_key(quantized, layers), texts, enc.token_states)
 
 
-def mean_pooled(states: list[np.ndarray], layers: int) -> np.ndarray:
-    """Per-layer mean, normalised, concatenated and normalised again (as `Encoder.encode`)."""
-    width = states[0].shape[1] // layers if states else 384
-    out = np.zeros((len(states), width * layers), dtype=np.float32)
-    for i, s in enumerate(states):
-        parts = [s[:, k * width:(k + 1) * width].astype(np.float32).mean(0) for k in range(layers)]
-        v = np.hstack([p / max(float(np.linalg.norm(p)), 1e-12) for p in parts])
-        out[i] = v / max(float(np.linalg.norm(v)), 1e-12)
+def mean_pooled(states: list[np.ndarray], layers: int, batch: int = 256) -> np.ndarray:
+    """The states pooled as `Encoder.encode` pools them (`encoder.pool`, layer by layer)."""
+    out = np.zeros((len(states), states[0].shape[1] if states else 384 * layers), dtype=np.float32)
+    order = np.argsort([len(s) for s in states], kind="stable")
+    for lo in range(0, len(order), batch):
+        idx = order[lo:lo + batch]
+        x, mask = _padded(states, idx)
+        out[idx] = pool(np.split(x, layers, axis=-1), mask)
     return out
 
 
@@ -67,7 +50,7 @@ def _gelu_tanh(x: np.ndarray) -> np.ndarray:
 
 
 class AttentionHead:
-    """The head as numpy arrays: ``forward`` on padded states gives label logits."""
+    """The head as numpy arrays: ``logits`` on padded states, ``predict_proba`` on a list of them."""
 
     def __init__(self, weights: dict[str, np.ndarray], queries: int):
         self.w = {k: np.asarray(weights[k], dtype=np.float32) for k in _NAMES}

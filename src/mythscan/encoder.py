@@ -172,9 +172,7 @@ class Encoder:
         if not texts:
             return out
         for idx, hidden, mask in self._batches(texts, batch_size):
-            m = mask[..., None].astype(np.float32)
-            pooled = [_unit((h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)) for h in (hidden if self.layers else hidden[:1])]
-            out[idx] = pooled[0] if len(pooled) == 1 else _unit(np.hstack(pooled))
+            out[idx] = pool(hidden if self.layers else hidden[:1], mask)
         return out
 
     def token_states(self, texts: list[str], batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
@@ -192,6 +190,14 @@ class Encoder:
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
+def pool(hidden: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
+    """Each layer's (batch, tokens, dim) states mean-pooled over ``mask`` and normalised; several
+    layers are concatenated and normalised again."""
+    m = mask[..., None].astype(np.float32)
+    pooled = [_unit((h * m).sum(1) / np.clip(m.sum(1), 1e-9, None)) for h in hidden]
+    return pooled[0] if len(pooled) == 1 else _unit(np.hstack(pooled))
 
 
 _THREADS: int | None = None
@@ -216,8 +222,48 @@ def get_encoder(quantized: bool = False, layers=None) -> Encoder:
         return _ENCODERS[key]
 
 
-_CACHE: dict[tuple[str, str], np.ndarray] = {}
-_CACHE_MAX = 50_000
+class BoundedMemo:
+    """Per-sentence results of an encoder call, keyed by (encoder key, text) and bounded by a total
+    ``weight`` (rows, or tokens for token states). When a call would pass the limit the memo is
+    cleared whole; that call's results are returned all the same. `clear_caches` clears them all."""
+
+    def __init__(self, limit: int, weight=lambda value: 1):
+        self.limit, self.weight = limit, weight
+        self.store: dict[tuple[str, str], object] = {}
+        self.held = 0
+        _MEMOS.append(self)
+
+    def get_many(self, key: str, texts: list[str], compute) -> list:
+        """``compute(missing texts) -> results`` runs once, on the texts not held yet."""
+        unique = dict.fromkeys(texts)
+        found = {t: self.store[(key, t)] for t in unique if (key, t) in self.store}
+        missing = [t for t in unique if t not in found]
+        if missing:
+            new = list(compute(missing))
+            found.update(zip(missing, new))
+            weight = sum(self.weight(v) for v in new)
+            if weight <= self.limit:
+                if self.held + weight > self.limit:
+                    self.clear()
+                self.store.update({(key, t): v for t, v in zip(missing, new)})
+                self.held += weight
+        return [found[t] for t in texts]
+
+    def clear(self) -> None:
+        self.store.clear()
+        self.held = 0
+
+
+_MEMOS: list[BoundedMemo] = []
+
+
+def clear_caches() -> None:
+    """Forget every memoised encoding (timing runs start cold)."""
+    for memo in _MEMOS:
+        memo.clear()
+
+
+_CACHE = BoundedMemo(50_000)  # pooled sentence vectors
 
 
 def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = BATCH_SIZE, encoder: "Encoder | None" = None,
@@ -226,14 +272,5 @@ def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = B
     runs do not re-encode the same sentences (embeddings do not depend on the fold)."""
     enc = encoder or get_encoder(quantized, layers)
     key = key or f"base-{encoder_key(quantized, layers)}"
-    unique = dict.fromkeys(texts)
-    found = {t: _CACHE[(key, t)] for t in unique if (key, t) in _CACHE}
-    missing = [t for t in unique if t not in found]
-    if missing:
-        vecs = enc.encode(missing, batch_size=batch_size)
-        found.update(zip(missing, vecs))
-        if len(missing) <= _CACHE_MAX:
-            if len(_CACHE) + len(missing) > _CACHE_MAX:
-                _CACHE.clear()  # bounded memory; this call's vectors are already in `found`
-            _CACHE.update({(key, t): v for t, v in zip(missing, vecs)})
-    return np.stack([found[t] for t in texts]) if texts else np.zeros((0, enc.dim), np.float32)
+    rows = _CACHE.get_many(key, texts, lambda missing: enc.encode(missing, batch_size=batch_size))
+    return np.stack(rows) if texts else np.zeros((0, enc.dim), np.float32)

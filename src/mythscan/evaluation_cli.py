@@ -77,9 +77,9 @@ def run_compare(data) -> str:
         load_s = time.perf_counter() - t0
         from . import encoder
 
-        encoder._CACHE.clear()  # time every model from cold embeddings
+        encoder.clear_caches()  # time every model from cold embeddings
         model.predict_all(df["text"].astype(str).tolist()[:16])  # warm-up: sessions, not cached rows
-        encoder._CACHE.clear()
+        encoder.clear_caches()
         m, _ = evaluate_model(model, df)
         first = first or m
         size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) / 1e6

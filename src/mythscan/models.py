@@ -515,23 +515,28 @@ def load_heads(file: Path) -> "tuple[LinearHead | SvmHead, LinearHead]":
     return label, LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"]))
 
 
+# Kinds imported only when asked for (torch-trained or heavier modules): kind -> (module, class).
+_LAZY_KINDS = {"finetune": (".finetune", "FinetuneModel"), "attn": (".attention", "AttentionModel"),
+               "stack": (".stacking", "StackModel")}
+
+
 class _Kinds(dict):
-    """Model kinds by name; the fine-tuned, attention and stacked kinds are imported only when asked for."""
+    """Model kinds by name; those in ``_LAZY_KINDS`` are imported on first use."""
 
     def __missing__(self, kind):
-        if kind == "finetune":
-            from .finetune import FinetuneModel as cls
-        elif kind == "attn":
-            from .attention import AttentionModel as cls
-        elif kind == "stack":
-            from .stacking import StackModel as cls
-        else:
+        if kind not in _LAZY_KINDS:
             raise KeyError(kind)
-        self[kind] = cls
+        import importlib
+
+        module, name = _LAZY_KINDS[kind]
+        cls = self[kind] = getattr(importlib.import_module(module, __package__), name)
         return cls
 
     def __contains__(self, kind):
-        return kind in ("finetune", "stack", "attn") or dict.__contains__(self, kind)
+        return kind in _LAZY_KINDS or dict.__contains__(self, kind)
+
+    def names(self) -> list[str]:
+        return sorted({*self.keys(), *_LAZY_KINDS})
 
 
 MODEL_KINDS: dict[str, type[BaseModel]] = _Kinds(tfidf=TfidfModel, embed=EmbedModel, ensemble=EnsembleModel)
@@ -539,5 +544,5 @@ MODEL_KINDS: dict[str, type[BaseModel]] = _Kinds(tfidf=TfidfModel, embed=EmbedMo
 
 def make_model(kind: str, params: dict | None = None, decision: Decision | None = None) -> BaseModel:
     if kind not in MODEL_KINDS:
-        raise ModelError(f"unknown model kind {kind!r}", hint=f"choose one of {sorted({*MODEL_KINDS, 'finetune', 'stack', 'attn'})}")
+        raise ModelError(f"unknown model kind {kind!r}", hint=f"choose one of {MODEL_KINDS.names()}")
     return MODEL_KINDS[kind](decision=decision, params=params)

@@ -35,18 +35,38 @@ def test_encode_cache_overflow_keeps_every_row(monkeypatch):
     encoder._CACHE.clear()
 
 
-def test_set_threads_applies_to_new_encoders_and_batch_size_does_not_change_vectors(monkeypatch):
+def test_set_threads_applies_to_new_encoders_and_batch_size_does_not_change_fp32_vectors(monkeypatch):
     from mythscan import encoder
 
     monkeypatch.setattr(encoder, "_ENCODERS", {})
     monkeypatch.setattr(encoder, "_THREADS", None)
     encoder.set_threads(1)
     enc = encoder.get_encoder()
-    assert enc.session.get_session_options().intra_op_num_threads == 1
+    assert len(enc.sessions) == 1 and enc.sessions[0].get_session_options().intra_op_num_threads == 1
     texts = ["Defaulters cannot buy plane tickets.", "A much longer sentence about local pilots in Rongcheng and their points.", "Short."]
     a = enc.encode(texts, batch_size=1)
     b = enc.encode(texts, batch_size=encoder.BATCH_SIZE)
     assert np.allclose(a, b, atol=1e-5)
+
+
+def test_int8_vectors_depend_on_the_sentence_alone_whatever_the_threads():
+    """The int8 encoder's dynamic quantisation scales each call's activations together, so it
+    runs one sentence per call: a sentence gets the same vector, to the bit, alone or among other
+    sentences, and with one session or several running in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mythscan.encoder import Encoder
+
+    texts = ["Defaulters cannot buy plane tickets.", "Short.",
+             "A much longer sentence about local pilots in Rongcheng, their points and the central guidance that reined them in.",
+             "Critics claim that every citizen has a score, which researchers dispute.", "No AI decides anyone's score."] * 3
+    one, two = Encoder(quantized=True, layers=(6, 3), threads=1), Encoder(quantized=True, layers=(6, 3), threads=2)
+    together = two.encode(texts)
+    alone = np.vstack([one.encode([t]) for t in texts])
+    assert np.array_equal(together, alone) and np.array_equal(one.encode(texts), together)
+    with ThreadPoolExecutor(3) as ex:  # callers in several threads share the sessions safely
+        results = list(ex.map(lambda chunk: two.encode(chunk), [texts[:5], texts[5:], texts]))
+    assert np.array_equal(np.vstack(results[:2]), together) and np.array_equal(results[2], together)
 
 
 def test_layer_mix_pools_each_layer_like_transformers():
@@ -92,3 +112,20 @@ def test_token_states_are_the_unpooled_hidden_states_of_encode():
                        for s in states])
     np.testing.assert_allclose(pooled, enc.encode(texts), atol=2e-3)  # float16 rounding only
     assert enc.token_states([]) == []
+
+
+def test_token_states_pass_also_gives_the_pooled_vectors(monkeypatch):
+    """An attention head and a pooled-vector head on the same int8 encoder encode each sentence
+    once: the token-state pass hands its pooled vectors to `encode_cached`, equal to `encode`'s."""
+    from mythscan import attention, encoder
+
+    texts = ["Defaulters cannot buy plane tickets.", "Critics claim that every citizen has a score, which researchers dispute."]
+    enc = encoder.get_encoder(True, (6, 3))
+    expected = enc.encode(texts)
+    vectors, states = enc.encode_with_states(texts)
+    assert np.array_equal(vectors, expected) and [s.shape[0] for s in states] == [len(enc.tokenizer.encode(t).ids) for t in texts]
+    encoder.clear_caches()
+    attention.token_states(texts, True, (6, 3))
+    monkeypatch.setattr(encoder.Encoder, "encode", lambda *a, **k: (_ for _ in ()).throw(AssertionError("encoded twice")))
+    assert np.array_equal(encoder.encode_cached(texts, quantized=True, layers=(6, 3)), expected)
+    encoder.clear_caches()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoder import BoundedMemo, encoder_key, get_encoder, pool
+from .encoder import BoundedMemo, encoder_key, get_encoder, hold_pooled, pool
 from .errors import ModelError
 from .models import LABELS, BaseModel, LinearHead, softmax
 
@@ -29,9 +29,17 @@ _STATES = BoundedMemo(2_000_000, weight=len)  # weight: tokens
 
 def token_states(texts: list[str], quantized: bool, layers) -> list[np.ndarray]:
     """Each sentence's token states, memoised (the stack's folds re-read the same sentences six
-    times); the memo holds up to 2M tokens, ~3 GB of float16 states at 768 per token."""
+    times); the memo holds up to 2M tokens, ~3 GB of float16 states at 768 per token. The same
+    pass's pooled vectors go to `encode_cached`'s memo, so an `embed` member scored after this one
+    does not encode the sentences again (int8 vectors depend on the sentence alone: identical)."""
     enc = get_encoder(quantized, layers)
-    return _STATES.get_many(encoder_key(quantized, layers), texts, enc.token_states)
+
+    def compute(missing: list[str]) -> list[np.ndarray]:
+        vectors, states = enc.encode_with_states(missing)
+        hold_pooled(missing, vectors, quantized, layers)
+        return states
+
+    return _STATES.get_many(encoder_key(quantized, layers), texts, compute)
 
 
 def mean_pooled(states: list[np.ndarray], layers: int, batch: int = 256) -> np.ndarray:

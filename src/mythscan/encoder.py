@@ -8,7 +8,9 @@ or automatically on first use); only that one-off step imports torch.
 from __future__ import annotations
 
 import os
+import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +19,16 @@ from .errors import ModelError
 from .paths import cache_dir
 
 MAX_LENGTH = 128
-# Sentences per onnxruntime call, after sorting by length. Measured on 2 cores (3,000 labelled
-# sentences): fp32 194/233/223/151 sentences/s and int8 417/536/503/425 at 8/16/32/64.
+# Sentences per onnxruntime call for the fp32 encoder, after sorting by length (fp32 vectors do not
+# depend on the batch: padding is masked).
 BATCH_SIZE = 16
+# The int8 encoder runs one sentence per call. Dynamic quantisation picks one activation scale per
+# call, so in a batch a sentence's vector depends on its batch-mates (and their padding): P(myth)
+# moved by up to 0.05 and labels flipped depending on the article a sentence was in. One sentence
+# per call makes every score a function of the sentence alone. Single-threaded sessions run in
+# parallel over the cores keep it as fast as batches were (2 cores: 528 sentences/s against 434
+# for one 2-thread session at 16 per call; evaluate/README.md, 2026-12-05).
+INT8_BATCH_SIZE = 1
 _LOCK = threading.Lock()
 _ENCODERS: dict[str, "Encoder"] = {}
 
@@ -138,36 +147,62 @@ class Encoder:
         self.layers = _layers(layers) if layers is not None else None
         path = path or build_onnx(quantized, all_layers=self.layers is not None)
         self.dim = self.width * (len(self.layers) if self.layers else 1)
+        # One single-threaded session per thread, run in parallel over batches: on 2 cores this is
+        # 1.2-1.7x faster than one session with 2 intra-op threads, and the arithmetic (so every
+        # vector) is the same whatever the number of threads.
+        self.threads = max(1, threads or min(os.cpu_count() or 1, 4))
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.sessions = [ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"]) for _ in range(self.threads)]
+        self._idle: queue.SimpleQueue = queue.SimpleQueue()
+        for session in self.sessions:
+            self._idle.put(session)
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="mythscan-encoder") if self.threads > 1 else None
+        self.input_names = {i.name for i in self.sessions[0].get_inputs()}
         self.output_names = [f"hidden_{k}" for k in self.layers] if self.layers else None
         self.tokenizer = Tokenizer.from_file(str(weights_dir() / "tokenizer.json"))
         self.tokenizer.no_padding()  # the packaged tokenizer pads to 128: pad per batch instead
         self.tokenizer.enable_truncation(MAX_LENGTH)
         self.quantized = quantized
+        self.batch_size = INT8_BATCH_SIZE if quantized else BATCH_SIZE
 
-    def _batches(self, texts: list[str], batch_size: int):
-        """Length-sorted, padded batches: (row indices, hidden states of ``self.output_names``, mask)."""
+    def _run(self, feeds: dict) -> list[np.ndarray]:
+        session = self._idle.get()  # an idle session: concurrent encode() calls share them safely
+        try:
+            return session.run(self.output_names, feeds)
+        finally:
+            self._idle.put(session)
+
+    def _feeds(self, encs, idx) -> tuple[dict, np.ndarray]:
+        width = max(len(encs[i].ids) for i in idx)
+        ids = np.zeros((len(idx), width), dtype=np.int64)
+        mask = np.zeros((len(idx), width), dtype=np.int64)
+        for row, i in enumerate(idx):
+            n = len(encs[i].ids)
+            ids[row, :n] = encs[i].ids
+            mask[row, :n] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        return feeds, mask
+
+    def _batches(self, texts: list[str], batch_size: int | None):
+        """Length-sorted, padded batches, run ``self.threads`` at a time: (row indices, hidden states
+        of ``self.output_names``, mask), in order. ``batch_size`` None: the encoder's own."""
         encs = self.tokenizer.encode_batch(list(texts))
         order = np.argsort([len(e.ids) for e in encs], kind="stable")
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            width = max(len(encs[i].ids) for i in idx)
-            ids = np.zeros((len(idx), width), dtype=np.int64)
-            mask = np.zeros((len(idx), width), dtype=np.int64)
-            for row, i in enumerate(idx):
-                n = len(encs[i].ids)
-                ids[row, :n] = encs[i].ids
-                mask[row, :n] = 1
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self.input_names:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            yield idx, self.session.run(self.output_names, feeds), mask
+        size = batch_size or self.batch_size
+        chunks = [order[start : start + size] for start in range(0, len(order), size)]
+        window = 16 * self.threads  # batches in flight: bounds the hidden states held at once
+        for start in range(0, len(chunks), window):
+            prepared = [(idx, *self._feeds(encs, idx)) for idx in chunks[start : start + window]]
+            feeds = [f for _, f, _ in prepared]
+            outputs = self._pool.map(self._run, feeds) if self._pool else map(self._run, feeds)
+            for (idx, _, mask), hidden in zip(prepared, outputs):
+                yield idx, hidden, mask
 
-    def encode(self, texts: list[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
@@ -175,17 +210,23 @@ class Encoder:
             out[idx] = pool(hidden if self.layers else hidden[:1], mask)
         return out
 
-    def token_states(self, texts: list[str], batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
+    def token_states(self, texts: list[str], batch_size: int | None = None) -> list[np.ndarray]:
         """Each sentence's unpooled hidden states, (tokens, dim) in float16: the listed layers side by
-        side (for experiments with learned pooling, benchmarks/ablate_heads.py)."""
-        out: list[np.ndarray] = [np.zeros((0, self.dim), np.float16)] * len(texts)
-        if not texts:
-            return out
-        for idx, hidden, mask in self._batches(texts, batch_size):
-            states = np.concatenate(hidden if self.layers else hidden[:1], axis=-1)
+        side (for the `attn` kind's learned pooling)."""
+        return self.encode_with_states(texts, batch_size)[1]
+
+    def encode_with_states(self, texts: list[str], batch_size: int | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """`encode` and `token_states` from one pass of the encoder (a model with both an attention
+        head and a pooled-vector head encodes each sentence once)."""
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        states: list[np.ndarray] = [np.zeros((0, self.dim), np.float16)] * len(texts)
+        for idx, hidden, mask in self._batches(texts, batch_size) if texts else ():
+            hidden = hidden if self.layers else hidden[:1]
+            vectors[idx] = pool(hidden, mask)
+            joined = np.concatenate(hidden, axis=-1)
             for row, i in enumerate(idx):
-                out[i] = states[row, : int(mask[row].sum())].astype(np.float16)
-        return out
+                states[i] = joined[row, : int(mask[row].sum())].astype(np.float16)
+        return vectors, states
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -204,8 +245,9 @@ _THREADS: int | None = None
 
 
 def set_threads(threads: int | None) -> None:
-    """onnxruntime threads for encoders created from now on (None: up to 4, one per core).
-    Batch worker processes use 1 so that N workers do not oversubscribe the cores."""
+    """Parallel single-threaded onnxruntime sessions for encoders created from now on (None: up
+    to 4, one per core). Batch worker processes use 1 so that N workers do not oversubscribe the
+    cores."""
     global _THREADS
     _THREADS = threads
 
@@ -241,13 +283,17 @@ class BoundedMemo:
         if missing:
             new = list(compute(missing))
             found.update(zip(missing, new))
-            weight = sum(self.weight(v) for v in new)
-            if weight <= self.limit:
-                if self.held + weight > self.limit:
-                    self.clear()
-                self.store.update({(key, t): v for t, v in zip(missing, new)})
-                self.held += weight
+            self.put_many(key, missing, new)
         return [found[t] for t in texts]
+
+    def put_many(self, key: str, texts: list[str], values: list) -> None:
+        """Hold results computed elsewhere (skipped whole if they alone pass the limit)."""
+        weight = sum(self.weight(v) for v in values)
+        if weight <= self.limit:
+            if self.held + weight > self.limit:
+                self.clear()
+            self.store.update({(key, t): v for t, v in zip(texts, values)})
+            self.held += weight
 
     def clear(self) -> None:
         self.store.clear()
@@ -266,11 +312,20 @@ def clear_caches() -> None:
 _CACHE = BoundedMemo(50_000)  # pooled sentence vectors
 
 
-def encode_cached(texts: list[str], quantized: bool = False, batch_size: int = BATCH_SIZE, encoder: "Encoder | None" = None,
+def _pooled_key(quantized: bool, layers) -> str:
+    return f"base-{encoder_key(quantized, layers)}"
+
+
+def hold_pooled(texts: list[str], vectors: np.ndarray, quantized: bool = False, layers=None) -> None:
+    """Give `encode_cached`'s memo vectors computed in another pass of the same encoder."""
+    _CACHE.put_many(_pooled_key(quantized, layers), list(texts), list(vectors))
+
+
+def encode_cached(texts: list[str], quantized: bool = False, batch_size: int | None = None, encoder: "Encoder | None" = None,
                   key: str | None = None, layers=None) -> np.ndarray:
     """Encode with a bounded in-process memo, so cross-validation folds and repeated training
     runs do not re-encode the same sentences (embeddings do not depend on the fold)."""
     enc = encoder or get_encoder(quantized, layers)
-    key = key or f"base-{encoder_key(quantized, layers)}"
+    key = key or _pooled_key(quantized, layers)
     rows = _CACHE.get_many(key, texts, lambda missing: enc.encode(missing, batch_size=batch_size))
     return np.stack(rows) if texts else np.zeros((0, enc.dim), np.float32)

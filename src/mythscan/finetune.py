@@ -68,9 +68,9 @@ class FinetuneModel(EmbedModel):
         return bert
 
     def _features(self, texts):
-        from .encoder import BATCH_SIZE, encode_cached
+        from .encoder import encode_cached
 
-        return encode_cached(texts, encoder=self._encoder(), key=f"ft-{self._key}", batch_size=self.params.get("batch_size", BATCH_SIZE))
+        return encode_cached(texts, encoder=self._encoder(), key=f"ft-{self._key}", batch_size=self.params.get("batch_size"))
 
     # --- training -------------------------------------------------------------------------------
     def _fit(self, texts, labels, fine):

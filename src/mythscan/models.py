@@ -404,9 +404,9 @@ class EmbedModel(BaseModel):
     kind = "embed"
 
     def _features(self, texts: list[str]) -> np.ndarray:
-        from .encoder import BATCH_SIZE, encode_cached
+        from .encoder import encode_cached
 
-        return encode_cached(texts, quantized=bool(self.params.get("quantized", False)), batch_size=self.params.get("batch_size", BATCH_SIZE),
+        return encode_cached(texts, quantized=bool(self.params.get("quantized", False)), batch_size=self.params.get("batch_size"),
                              layers=self.params.get("layers"))
 
     def _fit(self, texts, labels, fine):

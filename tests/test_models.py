@@ -357,10 +357,16 @@ def test_cv_group_batch_folds_keep_each_label_batch_in_one_fold(tiny_labels, tmp
     assert "## Cross-validation (train split, folds by label batch)" in (path / "README.md").read_text()
     folds_per_batch = pd.Series(model.oof_folds_).groupby(train_df["batch"].to_numpy()).nunique()
     assert (folds_per_batch == 1).all() and meta["config"]["cv_group"] == "batch" and meta["cv"]["folds"] == 5
-    with pytest.raises(ConfigError, match="cv_group must be one of"):
+    with pytest.raises(ConfigError, match="config: cv_group must be one of"):
         TrainConfig.from_dict({"name": "x", "cv_group": "author"})
+    with pytest.raises(ConfigError, match="cv_group must be one of"):
+        TrainConfig(name="x", cv_group="author")  # built in code: checked as well
     with pytest.raises(ConfigError, match="distinct values"):
         fold_groups(TrainConfig.from_dict({"name": "x", "cv_group": "batch", "cv_folds": 10_000}), train_df)
+    n_batches = train_df["batch"].nunique()
+    too_many_inner = dict(stack, params={**stack["params"], "folds": n_batches + 1})  # cv_folds stays 5
+    with pytest.raises(ConfigError, match=f"{n_batches} distinct values for {n_batches + 1} folds"):
+        train(TrainConfig.from_dict(too_many_inner), labels_path=tiny_labels, out_dir=tmp_path / "s2")
 
 
 def test_attention_model_trains_round_trips_and_numpy_matches_torch(tiny_labels, tmp_path):
@@ -430,3 +436,25 @@ def test_models_list_marks_only_versions_measured_on_another_test_split(tiny_mod
     monkeypatch.setattr(registry, "_current_test_hash", lambda: "0000000000000000")
     out = registry.list_models()
     assert "(older test split)" in out and "1 version(s) were measured on an older test split" in out
+
+
+def test_int8_model_scores_a_sentence_the_same_alone_or_inside_any_article(tiny_labels):
+    """With the int8 encoder a sentence's probabilities do not depend on the other sentences
+    scored with it (so an article and an archive give the same sentence the same score)."""
+    from mythscan import encoder
+    from mythscan.models import EmbedModel
+
+    train, test = load_splits(tiny_labels)
+    m = EmbedModel(params={"head": "svm", "quantized": True, "layers": [6, 3]})
+    m.fit(train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
+    texts = test["text"].tolist()[:12]
+    encoder.clear_caches()
+    together = m.predict_proba(texts)
+    encoder.clear_caches()
+    alone = np.vstack([m.predict_proba([t]) for t in texts])
+    encoder.clear_caches()
+    reversed_ = m.predict_proba(texts[::-1] + ["An unrelated caption about the weather in Hangzhou."])[:-1][::-1]
+    # vectors are equal to the bit (tests/test_encoder.py); the heads' matrix products may round
+    # the last digit differently for another number of rows. Batched int8 calls moved P by ~1e-2.
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+    np.testing.assert_allclose(together, reversed_, atol=1e-5)

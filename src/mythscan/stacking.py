@@ -102,6 +102,11 @@ class StackModel(BaseModel):
         self.oof_proba_: np.ndarray | None = None
         self.oof_folds_: np.ndarray | None = None
 
+    @property
+    def inner_folds(self) -> int:
+        """The folds fit() makes to get out-of-fold base predictions (``params.folds``)."""
+        return int(self.params.get("folds", 5))
+
     def _make_base(self) -> BaseModel:
         spec = self.params.get("base") or {"kind": "tfidf", "params": {}}
         params = dict(spec.get("params", {}))
@@ -113,7 +118,7 @@ class StackModel(BaseModel):
 
         labels = np.asarray(labels, dtype=object)
         seed = int(self.params.get("seed", 0))
-        folds = int(self.params.get("folds", 5))
+        folds = self.inner_folds
         groups = np.asarray(groups if groups is not None else np.arange(len(texts)))
         splits = group_folds(labels, fine, groups, folds, seed)
         use_members = bool(self.params.get("member_inputs", False))

@@ -21,15 +21,18 @@ from .paths import models_dir, training_dir
 CV_GROUPS = ("group", "batch")
 
 
-def fold_groups(cfg: "TrainConfig", train_df) -> list[str]:
-    """The grouping of the train split that cross-validation folds by (``cfg.cv_group``)."""
+def fold_groups(cfg: "TrainConfig", train_df, folds: int | None = None) -> list[str]:
+    """The grouping of the train split that cross-validation folds by (``cfg.cv_group``), checked
+    against the number of folds that will be made (``cfg.cv_folds`` unless given: a stacked
+    model's inner folds are its ``params.folds``)."""
+    folds = cfg.cv_folds if folds is None else folds
     if cfg.cv_group not in train_df.columns:
         raise ConfigError(f"cv_group = {cfg.cv_group!r} but the label file has no `{cfg.cv_group}` column",
                           hint='use cv_group = "group" or add the column')
     groups = train_df[cfg.cv_group].astype(str)
-    if groups.nunique() < cfg.cv_folds:
-        raise ConfigError(f"cv_group = {cfg.cv_group!r}: {groups.nunique()} distinct values for {cfg.cv_folds} folds",
-                          hint="lower cv_folds or use cv_group = \"group\"")
+    if groups.nunique() < folds:
+        raise ConfigError(f"cv_group = {cfg.cv_group!r}: {groups.nunique()} distinct values for {folds} folds",
+                          hint="use fewer folds (cv_folds, or params.folds for a stack) or cv_group = \"group\"")
     return groups.tolist()
 
 
@@ -55,6 +58,11 @@ class TrainConfig:
     # model's stage 2 all come from these folds.
     cv_group: str = "group"
 
+    def __post_init__(self):  # configs built in code are checked too, not only files
+        if self.cv_group not in CV_GROUPS:
+            raise ConfigError(f"cv_group must be one of {list(CV_GROUPS)}, got {self.cv_group!r}",
+                              hint='"group" folds by paraphrase group, "batch" by label batch')
+
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
         p = Path(path)
@@ -76,10 +84,10 @@ class TrainConfig:
             raise ConfigError(f"{where}: unknown keys {unknown}", hint=f"known keys: {sorted(known)}")
         if "name" not in raw:
             raise ConfigError(f"{where}: missing `name`")
-        cfg = cls(**raw)
-        if cfg.cv_group not in CV_GROUPS:
-            raise ConfigError(f"{where}: cv_group must be one of {list(CV_GROUPS)}, got {cfg.cv_group!r}",
-                              hint='"group" folds by paraphrase group, "batch" by label batch')
+        try:
+            cfg = cls(**raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc.message}", hint=exc.hint) from None
         cfg.params.setdefault("seed", cfg.seed)
         return cfg
 
@@ -188,7 +196,7 @@ def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = 
     if model.uses_groups:
         # the stacked kind cross-validates by group inside fit; its out-of-fold predictions give
         # the threshold and calibration, so the whole stack is not cross-validated a second time
-        model.fit(*fit_args, groups=fold_groups(cfg, train_df))
+        model.fit(*fit_args, groups=fold_groups(cfg, train_df, model.inner_folds))
         n = len(train_df)
         cv = summarise_oof(cfg, model.oof_proba_[:n], train_df["label"].to_numpy(dtype=object), model.oof_folds_[:n])
     else:

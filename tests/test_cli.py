@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 
@@ -165,6 +166,11 @@ def test_train_evaluate_and_models_list(project_home, tiny_labels, tmp_path):
     assert "(older test split)" in rows["tiny"] and "measured on an older test split" in r.stdout.decode()
     r = run_cli("evaluate", "--compare", "--data", str(tiny_labels), home=project_home)
     assert r.returncode == 0 and "keyword alert" in r.stdout.decode()
+    table = {line.split()[0]: line for line in r.stdout.decode().splitlines()[2:]}
+    assert "(default)" in table["tiny"] and "AP" in r.stdout.decode().splitlines()[1]
+    # every other model gets its AP difference from the default with a bootstrap interval
+    versus = re.search(r"([+-]\d\.\d{3}) \[([+-]\d\.\d{3}), ([+-]\d\.\d{3})\]", table["mini"])
+    assert versus and float(versus[2]) <= float(versus[1]) <= float(versus[3]), table["mini"]
 
 
 def test_html_report_renders_in_headless_chromium(project_home, tmp_path):

@@ -458,3 +458,23 @@ def test_int8_model_scores_a_sentence_the_same_alone_or_inside_any_article(tiny_
     # the last digit differently for another number of rows. Batched int8 calls moved P by ~1e-2.
     np.testing.assert_allclose(together, alone, atol=1e-5)
     np.testing.assert_allclose(together, reversed_, atol=1e-5)
+
+
+def test_average_precision_matches_scikit_learn_and_the_bootstrap_is_paired():
+    """myth AP as scikit-learn computes it (ties included), for one weighting or a matrix of
+    bootstrap weightings; a model compared with itself differs by exactly 0 in every resample."""
+    from sklearn.metrics import average_precision_score
+
+    from mythscan.evaluation import average_precision, paired_bootstrap_ap
+
+    rng = np.random.default_rng(3)
+    y = rng.random(300) < 0.2
+    p = np.round(np.clip(y * 0.3 + rng.random(300) * 0.7, 0, 1), 2)  # rounded: many ties
+    assert average_precision(y, p) == pytest.approx(average_precision_score(y, p), abs=1e-12)
+    counts = rng.multinomial(300, np.full(300, 1 / 300), size=4)
+    expected = [average_precision_score(np.repeat(y, c), np.repeat(p, c)) for c in counts]
+    np.testing.assert_allclose(average_precision(y, p, counts), expected, atol=1e-12)
+    same = paired_bootstrap_ap(y, p, p, resamples=200)
+    assert same["diff"] == 0 and same["ci95"] == [0, 0] and same["p_worse"] == 0
+    better = paired_bootstrap_ap(y, p, y * 1.0 + p * 0.01, resamples=200)  # a perfect ranking
+    assert better["diff"] > 0.1 and better["ci95"][0] > 0 and better["p_worse"] == 0

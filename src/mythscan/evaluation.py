@@ -30,6 +30,36 @@ def prf(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": int(y_true.sum())}
 
 
+def average_precision(is_myth, p_myth, weights=None):
+    """Myth average precision, threshold-free (as scikit-learn's `average_precision_score`; tied
+    scores count as one threshold). ``weights`` may be a (resamples, n) matrix of row counts: a
+    whole bootstrap in one pass, one AP per row (nan where a resample holds no myth)."""
+    p = np.asarray(p_myth, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    y, p = np.asarray(is_myth, dtype=bool)[order], p[order]
+    w = np.ones(len(p)) if weights is None else np.asarray(weights, dtype=float)[..., order]
+    last = np.r_[p[1:] != p[:-1], True]  # the last row of each run of equal scores
+    tp = np.cumsum(w * y, axis=-1)[..., last]
+    fp = np.cumsum(w * ~y, axis=-1)[..., last]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.nan_to_num(tp / (tp + fp))
+        recall = tp / tp[..., -1:]
+    ap = (np.diff(recall, axis=-1, prepend=0) * precision).sum(-1)
+    return float(ap) if np.ndim(ap) == 0 else ap
+
+
+def paired_bootstrap_ap(is_myth, p_base, p_other, resamples: int = 2000, seed: int = 0) -> dict:
+    """How much ``p_other`` ranks myths better than ``p_base`` on the same sentences: AP difference
+    with a 95% percentile interval over ``resamples`` paired bootstrap resamples of the sentences."""
+    n = len(p_base)
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=resamples)
+    diff = average_precision(is_myth, p_other, weights) - average_precision(is_myth, p_base, weights)
+    diff = diff[~np.isnan(diff)]
+    return {"diff": round(average_precision(is_myth, p_other) - average_precision(is_myth, p_base), 4),
+            "ci95": [round(float(np.percentile(diff, 2.5)), 4), round(float(np.percentile(diff, 97.5)), 4)],
+            "p_worse": round(float(np.mean(diff < 0)), 4), "resamples": int(len(diff))}
+
+
 def expected_calibration_error(prob: np.ndarray, correct: np.ndarray, bins: int = 10) -> tuple[float, list[dict]]:
     edges = np.linspace(0, 1, bins + 1)
     ece, table = 0.0, []
@@ -47,6 +77,7 @@ def compute_metrics(y_true, y_pred, proba: np.ndarray, cat_true=None, cat_pred=N
     y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
     out: dict = {"n": int(len(y_true))}
     out["myth"] = prf(y_true == "myth", y_pred == "myth")
+    out["myth_average_precision"] = round(average_precision(y_true == "myth", proba[:, LABELS.index("myth")]), 4) if len(y_true) else None
     per = {lab: prf(y_true == lab, y_pred == lab) for lab in LABELS}
     out["per_label"] = per
     out["macro_f1"] = round(float(np.mean([per[lab]["f1"] for lab in LABELS])), 4)
@@ -96,7 +127,7 @@ def evaluate_model(model: BaseModel, df, *, threshold: float | None = None) -> t
     out = df.copy()
     out["pred_label"] = labels
     out["pred_category"] = [c or "" for c in cats]
-    out["myth_probability"] = proba[:, LABELS.index("myth")].round(4)
+    out["myth_probability"] = proba[:, LABELS.index("myth")]  # rounded in errors.csv
     return m, out
 
 
@@ -105,7 +136,7 @@ def headline(m: dict) -> dict:
     return {
         "myth_f1": m["myth"]["f1"], "myth_precision": m["myth"]["precision"], "myth_recall": m["myth"]["recall"],
         "macro_f1": m["macro_f1"], "contrast_pair_accuracy": (m.get("contrast_pairs") or {}).get("accuracy"),
-        "ece": m["ece"], "category_accuracy": m.get("category_accuracy"),
+        "ece": m["ece"], "category_accuracy": m.get("category_accuracy"), "myth_ap": m.get("myth_average_precision"),
     }
 
 
@@ -158,7 +189,7 @@ def write_report(m: dict, preds, out_dir: Path, *, model_name: str, data_name: s
     plot_reliability(m, out_dir / "reliability.png", f"{model_name} on {data_name}")
     errors = preds[(preds["pred_label"] != preds["label"])]
     cols = [c for c in ("id", "text", "label", "category", "pred_label", "pred_category", "myth_probability", "register", "hard", "group") if c in errors.columns]
-    errors[cols].to_csv(out_dir / "errors.csv", index=False)
+    errors[cols].round({"myth_probability": 4}).to_csv(out_dir / "errors.csv", index=False)
     h = headline(m)
     lines = [f"# Evaluation: {model_name} on {data_name}", "",
              f"{m['n']} sentences. Reproduce: `mythscan evaluate --model {model_name}" + ("" if data_name == "test split" else f" --data {data_name}") + "`", "",

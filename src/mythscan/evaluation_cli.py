@@ -64,32 +64,47 @@ def run_evaluate(model_name, data, out, threshold=None) -> str:
 
 
 def run_compare(data) -> str:
+    """One table of every model on the same data, measured in this run. ``AP`` is myth average
+    precision (threshold-free); the last column is each model's AP minus the default's with a 95%
+    paired-bootstrap interval, so a small set (e.g. 187 real sentences) says what is noise."""
+    from . import encoder
+    from .evaluation import paired_bootstrap_ap
     from .persistence import load_model
-    from .registry import model_dirs, ref_of
+    from .registry import default_name, model_dirs, ref_of
 
     df, data_name = load_eval_data(data)
-    rows = [f"models on {data_name} (n={len(df)})",
-            f"{'model':<28}{'myth_F1':>8}{'myth_P':>8}{'myth_R':>8}{'macroF1':>8}{'pairs':>7}{'ECE':>7}{'train_s':>9}{'sent/s':>9}{'size_MB':>9}"]
-    first = None
+    is_myth = (df["label"] == "myth").to_numpy()
+    default = default_name()
+    measured = []
     for d in model_dirs():
         t0 = time.perf_counter()
         model = load_model(d)
         load_s = time.perf_counter() - t0
-        from . import encoder
-
         encoder.clear_caches()  # time every model from cold embeddings
         model.predict_all(df["text"].astype(str).tolist()[:16])  # warm-up: sessions, not cached rows
         encoder.clear_caches()
-        m, _ = evaluate_model(model, df)
-        first = first or m
+        m, preds = evaluate_model(model, df)
         size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) / 1e6
+        measured.append((ref_of(d), model, m, preds["myth_probability"].to_numpy(dtype=float), size, load_s))
+    base = next((p for ref, _, _, p, _, _ in measured if ref == default), None)
+    rows = [f"models on {data_name} (n={len(df)}); AP = myth average precision; vs default: AP difference [95% paired bootstrap]",
+            f"{'model':<28}{'myth_F1':>8}{'myth_P':>8}{'myth_R':>8}{'macroF1':>8}{'pairs':>7}{'ECE':>7}{'AP':>7}"
+            f"{'train_s':>9}{'sent/s':>9}{'size_MB':>9}  {'vs default':<24}"]
+    for ref, model, m, p, size, load_s in measured:
         h = headline(m)
         pairs = f"{h['contrast_pair_accuracy']:.3f}" if h["contrast_pair_accuracy"] is not None else "-"
-        rows.append(f"{ref_of(d)[:27]:<28}{h['myth_f1']:>8.3f}{h['myth_precision']:>8.3f}{h['myth_recall']:>8.3f}{h['macro_f1']:>8.3f}"
-                    f"{pairs:>7}{h['ece']:>7.3f}{model.meta.get('training_seconds', 0):>9.1f}"
-                    f"{m['sentences_per_second'] or 0:>9.0f}{size:>9.2f}   (load {load_s:.2f} s)")
-    if first:
-        kb = first["keyword_baseline_myth"]
+        if ref == default:
+            versus = "(default)"
+        elif base is None:
+            versus = "-"
+        else:
+            b = paired_bootstrap_ap(is_myth, base, p)
+            versus = f"{b['diff']:+.3f} [{b['ci95'][0]:+.3f}, {b['ci95'][1]:+.3f}]"
+        rows.append(f"{ref[:27]:<28}{h['myth_f1']:>8.3f}{h['myth_precision']:>8.3f}{h['myth_recall']:>8.3f}{h['macro_f1']:>8.3f}"
+                    f"{pairs:>7}{h['ece']:>7.3f}{h['myth_ap']:>7.3f}{model.meta.get('training_seconds', 0):>9.1f}"
+                    f"{m['sentences_per_second'] or 0:>9.0f}{size:>9.2f}  {versus:<24}(load {load_s:.2f} s)")
+    if measured:
+        kb = measured[0][2]["keyword_baseline_myth"]
         rows.append(f"{'keyword alert (baseline)':<28}{kb['f1']:>8.3f}{kb['precision']:>8.3f}{kb['recall']:>8.3f}")
     return "\n".join(rows)
 

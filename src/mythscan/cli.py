@@ -184,7 +184,7 @@ def labels_stats(path: Optional[Path] = typer.Argument(None, help="A label file 
 
 @app.command()
 @cli_errors
-def train(config: str = typer.Option("stack", "--config", "-c", help="Training config: a path or a name in training/ (tfidf, embed, ensemble, ensemble-int8, stack: the default model, finetune)."),
+def train(config: str = typer.Option("stack", "--config", "-c", help="Training config: a path or a name in training/ (tfidf, embed, ensemble, ensemble-int8, stack: the default model, finetune, attn, stack-attn, stack-mix)."),
           labels: Optional[Path] = typer.Option(None, help="Label file or directory (default: labels/)."),
           out: Optional[Path] = typer.Option(None, help="Model directory to write (default: models/<name>/<version>/)."),
           promote: bool = typer.Option(False, "--promote", help="Make the new model the default even if a headline metric regressed."),

@@ -26,8 +26,9 @@ BATCH_SIZE = 16
 # call, so in a batch a sentence's vector depends on its batch-mates (and their padding): P(myth)
 # moved by up to 0.05 and labels flipped depending on the article a sentence was in. One sentence
 # per call makes every score a function of the sentence alone. Single-threaded sessions run in
-# parallel over the cores keep it as fast as batches were (2 cores: 528 sentences/s against 434
-# for one 2-thread session at 16 per call; evaluate/README.md, 2026-12-05).
+# parallel over the cores keep it about as fast as batches were (2 cores, interleaved: 452-524
+# sentences/s against 454-647 for one 2-thread session at 16 per call; evaluate/README.md,
+# 2026-12-04 night).
 INT8_BATCH_SIZE = 1
 _LOCK = threading.Lock()
 _ENCODERS: dict[str, "Encoder"] = {}
@@ -147,9 +148,9 @@ class Encoder:
         self.layers = _layers(layers) if layers is not None else None
         path = path or build_onnx(quantized, all_layers=self.layers is not None)
         self.dim = self.width * (len(self.layers) if self.layers else 1)
-        # One single-threaded session per thread, run in parallel over batches: on 2 cores this is
-        # 1.2-1.7x faster than one session with 2 intra-op threads, and the arithmetic (so every
-        # vector) is the same whatever the number of threads.
+        # One single-threaded session per thread, run in parallel over batches: on 2 cores, at 16
+        # sentences per call, 667-696 sentences/s against 454-647 for one session with 2 intra-op
+        # threads; and the arithmetic (so every vector) is the same whatever the number of threads.
         self.threads = max(1, threads or min(os.cpu_count() or 1, 4))
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1

@@ -22,13 +22,12 @@ import numpy as np
 
 def main() -> None:
     import torch
-    from sklearn.metrics import average_precision_score
 
     from mythscan.attention import mean_pooled, train_head
     from mythscan.data import group_folds, load_splits
     from mythscan.encoder import Encoder
     from mythscan.evaluation_cli import load_eval_data
-    from mythscan.evaluation import compute_metrics
+    from mythscan.evaluation import average_precision, compute_metrics
     from mythscan.models import LABELS, SvmHead, decide
     from mythscan.training import best_threshold
 
@@ -80,12 +79,12 @@ def main() -> None:
             th = best_threshold(oof[:, im], y["train"] == "myth")
             cv = compute_metrics(y["train"], decide(oof, th), oof)
             te = compute_metrics(y["test"], decide(out["test"], th), out["test"], pairs=test["pair"].tolist())
-            row = (f"{name:<18}{fname:<7}{average_precision_score(y['train'] == 'myth', oof[:, im]):>7.3f}{cv['myth']['f1']:>7.3f}"
-                   f"{average_precision_score(y['test'] == 'myth', out['test'][:, im]):>9.3f}{te['myth']['f1']:>9.3f}"
+            row = (f"{name:<18}{fname:<7}{average_precision(y['train'] == 'myth', oof[:, im]):>7.3f}{cv['myth']['f1']:>7.3f}"
+                   f"{average_precision(y['test'] == 'myth', out['test'][:, im]):>9.3f}{te['myth']['f1']:>9.3f}"
                    f"{te['contrast_pairs']['accuracy']:>7.3f}")
             if args.real:
                 re_ = compute_metrics(y["real"], decide(out["real"], th), out["real"])
-                row += (f"{average_precision_score(y['real'] == 'myth', out['real'][:, im]):>9.3f}{re_['myth']['f1']:>9.3f}"
+                row += (f"{average_precision(y['real'] == 'myth', out['real'][:, im]):>9.3f}{re_['myth']['f1']:>9.3f}"
                         f"{re_['myth']['precision']:>8.3f}")
             print(row + f"{time.perf_counter() - t0:>6.0f}", flush=True)
 

@@ -129,3 +129,18 @@ def test_token_states_pass_also_gives_the_pooled_vectors(monkeypatch):
     monkeypatch.setattr(encoder.Encoder, "encode", lambda *a, **k: (_ for _ in ()).throw(AssertionError("encoded twice")))
     assert np.array_equal(encoder.encode_cached(texts, quantized=True, layers=(6, 3)), expected)
     encoder.clear_caches()
+
+
+def test_encode_cached_keeps_vectors_of_other_batch_sizes_apart():
+    """A model that asks for another batch size gets the vectors of that batch size, not those a
+    default-size call memoised (int8 vectors differ between the two)."""
+    from mythscan import encoder
+
+    texts = ["Short.", "A much longer sentence about local pilots in Rongcheng, their points and the central guidance."]
+    enc = encoder.get_encoder(True, (6, 3))
+    encoder.clear_caches()
+    default = encoder.encode_cached(texts, quantized=True, layers=(6, 3))
+    batched = encoder.encode_cached(texts, quantized=True, layers=(6, 3), batch_size=16)
+    assert np.array_equal(default, enc.encode(texts)) and np.array_equal(batched, enc.encode(texts, batch_size=16))
+    assert not np.array_equal(default, batched)
+    encoder.clear_caches()

@@ -205,8 +205,6 @@ class Encoder:
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
         for idx, hidden, mask in self._batches(texts, batch_size):
             out[idx] = pool(hidden if self.layers else hidden[:1], mask)
         return out
@@ -221,7 +219,7 @@ class Encoder:
         head and a pooled-vector head encodes each sentence once)."""
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         states: list[np.ndarray] = [np.zeros((0, self.dim), np.float16)] * len(texts)
-        for idx, hidden, mask in self._batches(texts, batch_size) if texts else ():
+        for idx, hidden, mask in self._batches(texts, batch_size):
             hidden = hidden if self.layers else hidden[:1]
             vectors[idx] = pool(hidden, mask)
             joined = np.concatenate(hidden, axis=-1)
@@ -328,5 +326,7 @@ def encode_cached(texts: list[str], quantized: bool = False, batch_size: int | N
     runs do not re-encode the same sentences (embeddings do not depend on the fold)."""
     enc = encoder or get_encoder(quantized, layers)
     key = key or _pooled_key(quantized, layers)
+    if batch_size and batch_size != enc.batch_size:  # int8 vectors differ by batch size: memo them apart
+        key = f"{key}-b{batch_size}"
     rows = _CACHE.get_many(key, texts, lambda missing: enc.encode(missing, batch_size=batch_size))
     return np.stack(rows) if texts else np.zeros((0, enc.dim), np.float32)

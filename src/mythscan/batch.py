@@ -72,6 +72,7 @@ class BatchOptions:
     engine: str = "local"
     address: str | None = None
     top: int = 20
+    follow_symlinks: bool = False
     progress: Callable | None = field(default=None, repr=False)  # progress(items, articles, pos_bytes, total_bytes)
     log: Callable[[str], None] | None = field(default=None, repr=False)
 
@@ -92,14 +93,16 @@ def _first(meta: dict, keys: Iterable[str]) -> str | None:
 def analyse(item: RawItem, pf: Prefilter) -> dict:
     """Extract, split and prefilter one raw item; classification comes later (`classify_records`)."""
     from .reading import document_from_bytes
-    from .splitting import split_sentences
+    from .splitting import split_article
 
     rec = {"file_idx": item.file_idx, "item_idx": item.item_idx, "article_id": item.article_id, "input": item.input}
     if item.error or item.skip:
         return {**rec, "status": "error" if item.error else "skip", "reason": item.error or item.skip}
     try:
         doc = document_from_bytes(item.data or b"", item.article_id, html=item.html, url=item.url, declared_charset=item.charset)
-        spans = split_sentences(doc.text)
+        spans, capped = split_article(doc.text)
+        if capped:
+            doc.warnings.append(capped)
         topical = pf.topical(doc.text)
         cand = [pf.sentence(s.text) for s in spans] if (topical or not pf.enabled) else [False] * len(spans)
     except InputError as exc:
@@ -486,7 +489,8 @@ def run_batch(opts: BatchOptions) -> dict:
         raise InputError("--chunk-size and --workers must be at least 1")
     log = opts.log or (lambda msg: None)
     out = Path(opts.out)
-    sources = discover(opts.inputs, text_column=opts.text_column, id_column=opts.id_column, exclude=out)
+    sources = discover(opts.inputs, text_column=opts.text_column, id_column=opts.id_column, exclude=out,
+                       follow_symlinks=opts.follow_symlinks)
     run = run_options(opts, sources)
     out.mkdir(parents=True, exist_ok=True)
     with _Lock(out):

@@ -201,3 +201,70 @@ def test_classify_streams_many_sentences(project_home, tmp_path):
     assert rc == 0, err
     df = pd.read_csv(out)
     assert len(df) == 5000 and df.text.iloc[4321].startswith("Sentence 4321 ") and {"label", "p_myth"} <= set(df.columns)
+
+
+def batch_errors(out: Path) -> dict[str, str]:
+    return {Path(e["input"]).name: e["reason"] for e in map(json.loads, (out / "errors.jsonl").read_text().splitlines())}
+
+
+def test_batch_symlinks_in_input_trees(project_home, tmp_path):
+    tree, outside = tmp_path / "tree", tmp_path / "outside"
+    (tree / "sub").mkdir(parents=True)
+    (outside / "dir").mkdir(parents=True)
+    (outside / "secret.txt").write_text("Outside secret.\n" + GOOD2)
+    (outside / "dir" / "more.txt").write_text("Outside folder.\n" + GOOD)
+    (tree / "a.txt").write_text("Inside.\n" + GOOD)
+    (tree / "dangling.txt").symlink_to(tmp_path / "gone.txt")
+    (tree / "loop.txt").symlink_to(tree / "loop.txt")
+    (tree / "secret.txt").symlink_to(outside / "secret.txt")  # like a link to /etc/passwd
+    (tree / "ext").symlink_to(outside / "dir")
+    (tree / "sub" / "again.txt").symlink_to(tree / "a.txt")  # inside the tree: read once, no error
+    (tree / "up").symlink_to(tree)  # a directory loop
+    out = tmp_path / "out"
+    rc, _, err, _, seconds = run_measured("batch", str(tree), "--out", str(out), "--no-dedup", home=project_home, timeout=60)
+    assert rc == 0 and seconds < 30, err  # a dangling link once aborted the run ("unexpected FileNotFoundError")
+    errors = batch_errors(out)
+    assert errors.pop("dangling.txt").endswith("broken, not read") and errors.pop("loop.txt").endswith("a loop, not read")
+    for name in ("secret.txt", "ext"):
+        assert f"outside {tree.resolve()}: skipped (pass --follow-symlinks to read it)" in errors.pop(name)
+    assert not errors
+    assert list(pd.read_parquet(out / "articles.parquet").title) == ["Inside."]
+    out = tmp_path / "followed"
+    rc, _, err, _, seconds = run_measured("batch", str(tree), "--out", str(out), "--no-dedup", "--follow-symlinks", home=project_home, timeout=60)
+    assert rc == 0 and seconds < 30, err
+    assert sorted(pd.read_parquet(out / "articles.parquet").title) == ["Inside.", "Outside folder.", "Outside secret."]
+    assert sorted(batch_errors(out)) == ["dangling.txt", "loop.txt"]
+
+
+def _drop_dac_override():
+    """Runs in the child before exec: without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH even root obeys mode bits."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP: gone from the bounding set, so gone after exec
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_batch_reports_an_unreadable_directory(project_home, tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "locked").mkdir(parents=True)
+    (tree / "a.txt").write_text("Inside.\n" + GOOD)
+    (tree / "locked" / "b.txt").write_text("Locked.\n" + GOOD2)
+    os.chmod(tree / "locked", 0)
+    try:
+        preexec = None
+        if os.geteuid() == 0:  # root reads any directory: run mythscan without the capabilities that allow it
+            probe = subprocess.run([sys.executable, "-c", f"import os; os.listdir({str(tree / 'locked')!r})"],
+                                   preexec_fn=_drop_dac_override, capture_output=True)
+            if b"PermissionError" not in probe.stderr:
+                pytest.skip("running as root and CAP_DAC_OVERRIDE cannot be dropped here, so no directory is unreadable "
+                            f"({probe.stderr.decode().strip()[-200:] or 'listing succeeded'})")
+            preexec = _drop_dac_override
+        out = tmp_path / "out"
+        rc, _, err, _, _ = run_measured("batch", str(tree), "--out", str(out), home=project_home, timeout=60, preexec_fn=preexec)
+        assert rc == 0, err
+        assert batch_errors(out) == {"locked": "could not list the directory (Permission denied): its files are not read"}
+        assert list(pd.read_parquet(out / "articles.parquet").title) == ["Inside."]
+    finally:
+        os.chmod(tree / "locked", 0o755)

@@ -268,3 +268,37 @@ def test_batch_reports_an_unreadable_directory(project_home, tmp_path):
         assert list(pd.read_parquet(out / "articles.parquet").title) == ["Inside."]
     finally:
         os.chmod(tree / "locked", 0o755)
+
+
+def test_batch_dates_come_from_metadata_or_the_crawl_never_the_text(project_home, tmp_path):
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    text = "Published on 12 March 2008. In 2000 the plan began, the officials said. " + GOOD
+    pages = [("https://n.example/meta", f'<meta property="article:published_time" content="2019-05-03T08:00:00Z">', [("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT")]),
+             ("https://n.example/lastmod", "", [("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT"), ("Date", "Mon, 05 Jan 2026 10:00:00 GMT")]),
+             ("https://n.example/crawl", "", [])]
+    with open(tmp_path / "crawl.warc.gz", "wb") as fh:
+        w = WARCWriter(fh, gzip=True)
+        for i, (url, head, headers) in enumerate(pages):
+            body = f"<html><head><title>Page {i}</title>{head}</head><body><article><p>{text} Item {i}.</p></article></body></html>".encode()
+            h = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), *headers], protocol="HTTP/1.1")
+            w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=h,
+                                                warc_headers_dict={"WARC-Date": "2026-01-05T10:00:00Z"}))
+    (tmp_path / "feed.jsonl").write_text(json.dumps({"id": "t1", "title": "t1", "published": "2017-02-03", "text": GOOD2}) + "\n")
+    (tmp_path / "plain.txt").write_text("Plain text.\n" + text)
+    out = tmp_path / "out"
+    r = run_cli("batch", str(tmp_path / "crawl.warc.gz"), str(tmp_path / "feed.jsonl"), str(tmp_path / "plain.txt"),
+                "--out", str(out), "--format", "csv", home=project_home)
+    assert r.returncode == 0, r.stderr.decode()
+    arts = pd.read_csv(out / "articles.csv", dtype=str, keep_default_na=False).set_index("title")
+    got = {t: (a["date"], a["date_source"], a["year"]) for t, a in arts.iterrows()}
+    assert got == {"Page 0": ("2019-05-03", "metadata", "2019"), "Page 1": ("2021-01-05", "http", "2021"),
+                   "Page 2": ("2026-01-05T10:00:00Z", "warc", "2026"), "t1": ("2017-02-03", "table", "2017"),
+                   "Plain text.": ("", "none", "")}, got
+    summary = json.loads((out / "summary.json").read_text())
+    years = {y["key"]: y["articles"] for y in summary["by_year"]}
+    assert years == {"2017": 1, "2019": 1, "unknown": 3}  # no 2000 or 2008 from the text; no crawl years in the chart
+    assert summary["totals"]["no_publication_date"] == 3 and summary["date_sources"] == {"metadata": 1, "http": 1, "warc": 1, "table": 1, "none": 1}
+    report = (out / "report.html").read_text()
+    assert "3 of 5 articles have no reliable publication date" in report and "2 are dated only by when they were crawled" in report

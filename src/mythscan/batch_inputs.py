@@ -445,6 +445,9 @@ def _iter_warc(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]:
                 if rec.rec_type == "response" and rec.http_headers is not None:
                     status = rec.http_headers.get_statuscode()
                     ctype = rec.http_headers.get_header("Content-Type") or ""
+                    for key, header in (("http_last_modified", "Last-Modified"), ("http_date", "Date")):
+                        if rec.http_headers.get_header(header):
+                            item.meta[key] = rec.http_headers.get_header(header)[:100]
                 else:
                     status, ctype = "200", rec.rec_headers.get_header("Content-Type") or ""
                 mime = ctype.split(";")[0].strip().lower()

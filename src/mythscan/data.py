@@ -22,6 +22,7 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 REGISTERS = {"tabloid", "wire", "op-ed", "research", "headline", "social", "state-media", "translated", "feature", "blog", "broadcast", "user"}
 SPLITS = {"train", "test"}
 NEAR_DUP_JACCARD = 0.5
+MAX_LABEL_BYTES = 200 * 1024 * 1024  # a label file is read whole; the committed one is ~2 MB
 _NORM = re.compile(r"[^\w\s]+")
 
 
@@ -72,9 +73,17 @@ def label_files(path: str | Path | None = None) -> list[Path]:
 
 def read_rows(file: Path) -> tuple[list[dict], list[Problem]]:
     """Rows of one label file, each with its 1-based line number in ``_line``."""
+    import stat
+
     rows: list[dict] = []
     problems: list[Problem] = []
     try:
+        st = file.stat()
+        if not stat.S_ISREG(st.st_mode):  # a named pipe would block forever
+            raise LabelError(f"{file}: not a regular file", hint="give a .csv or .jsonl label file")
+        if st.st_size > MAX_LABEL_BYTES:
+            raise LabelError(f"{file}: {st.st_size / 1e6:.0f} MB is larger than the {MAX_LABEL_BYTES // 2**20} MB limit for a label file",
+                             hint="split it into batches")
         raw = file.read_bytes()
     except OSError as exc:
         raise LabelError(f"{file}: cannot read ({exc})") from None
@@ -93,6 +102,9 @@ def read_rows(file: Path) -> tuple[list[dict], list[Problem]]:
             except json.JSONDecodeError as exc:
                 problems.append(Problem(str(file), i, f"invalid JSON: {exc.msg}"))
                 continue
+            except RecursionError:
+                problems.append(Problem(str(file), i, "invalid JSON: nested too deeply"))
+                continue
             if not isinstance(obj, dict):
                 problems.append(Problem(str(file), i, "expected a JSON object"))
                 continue
@@ -100,18 +112,23 @@ def read_rows(file: Path) -> tuple[list[dict], list[Problem]]:
             obj["_line"] = i
             rows.append(obj)
         return rows, problems
+    if csv.field_size_limit() < MAX_LABEL_BYTES:  # the default (128 KB) raised csv.Error on one long field
+        csv.field_size_limit(MAX_LABEL_BYTES)
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames:
-        return [], [Problem(str(file), 1, "empty file: expected a header row")]
     line = 2
-    for row in reader:
-        if None in row:
-            problems.append(Problem(str(file), line, f"{len(row[None])} field(s) more than the header has"))
-            row.pop(None)
-        row = {k: ("" if v is None else v) for k, v in row.items()}
-        row["_line"] = line
-        rows.append(row)
-        line = reader.line_num + 1
+    try:
+        if not reader.fieldnames:
+            return [], [Problem(str(file), 1, "empty file: expected a header row")]
+        for row in reader:
+            if None in row:
+                problems.append(Problem(str(file), line, f"{len(row[None])} field(s) more than the header has"))
+                row.pop(None)
+            row = {k: ("" if v is None else v) for k, v in row.items()}
+            row["_line"] = line
+            rows.append(row)
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        problems.append(Problem(str(file), line, f"malformed CSV ({exc}); the rest of the file is not read"))
     return rows, problems
 
 

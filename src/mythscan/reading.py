@@ -106,10 +106,88 @@ def _read_limited(fh, where: str, max_bytes: int) -> bytes:
     return data
 
 
+# Publication dates are taken from the page's metadata only (meta tags, JSON-LD, <time pubdate>):
+# trafilatura's dates come from htmldate, which falls back to dates found in the text, even with
+# extensive_search=False (that only skips the slowest search), so a 2026 capture got 2000 or 2008.
+_DATE_META = ("article:published_time", "og:article:published_time", "og:published_time", "datepublished", "date",
+              "dc.date", "dc.date.issued", "dc.date.created", "dcterms.date", "dcterms.issued", "dcterms.created", "pubdate",
+              "publishdate", "publish_date", "publish-date", "published_time", "published-date", "publication_date",
+              "sailthru.date", "parsely-pub-date", "article.published", "citation_publication_date", "citation_date",
+              "originalpublicationdate", "og:pubdate", "rnews:datepublished", "displaydate")
+_ISO_DATE = re.compile(r"^\s*((?:19|20)\d\d)[-/.]?(0[1-9]|1[0-2])[-/.]?(0[1-9]|[12]\d|3[01])(?!\d)")
+
+
+def parse_date(value) -> str | None:
+    """A publication date as YYYY-MM-DD, from ISO-like or RFC 2822 strings; None when it is not one
+    (or is before 1990 or after tomorrow, which a news page's metadata cannot mean)."""
+    import datetime as dt
+    from email.utils import parsedate_to_datetime
+
+    if not isinstance(value, str) or not value.strip() or len(value) > 100:
+        return None
+    m = _ISO_DATE.match(value)
+    try:
+        if m:
+            d = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        else:
+            d = parsedate_to_datetime(value.strip()).date()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return d.isoformat() if dt.date(1990, 1, 1) <= d <= dt.date.today() + dt.timedelta(days=1) else None
+
+
+def metadata_date(html: str) -> str | None:
+    """The publication date the page's metadata states (JSON-LD datePublished/dateCreated, meta tags,
+    <time pubdate> or itemprop=datePublished), never one guessed from the text."""
+    import json
+
+    import lxml.html
+
+    try:
+        tree = lxml.html.fromstring(html)
+    except (ValueError, TypeError, lxml.etree.ParserError, lxml.etree.XMLSyntaxError):
+        return None
+    found: dict[str, str] = {}
+    for script in tree.xpath('//script[contains(translate(@type, "LDJSON", "ldjson"), "ld+json")]')[:20]:
+        try:
+            stack = [json.loads(script.text_content()[:1_000_000])]
+        except (ValueError, RecursionError):
+            continue
+        while stack and len(stack) < 10_000:
+            obj = stack.pop()
+            if isinstance(obj, list):
+                stack += obj
+            elif isinstance(obj, dict):
+                for key in ("datePublished", "dateCreated"):
+                    d = parse_date(obj.get(key))
+                    if d:
+                        found.setdefault(key, d)
+                stack += [v for v in obj.values() if isinstance(v, (dict, list))]
+    for key in ("datePublished", "dateCreated"):
+        if key in found:
+            return found[key]
+    metas = {}
+    for el in tree.xpath("//meta[@content]")[:500]:
+        name = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
+        if name in _DATE_META and name not in metas:
+            metas[name] = el.get("content")
+    for name in _DATE_META:
+        d = parse_date(metas.get(name))
+        if d:
+            return d
+    for el in tree.xpath('//time[@datetime][@pubdate or @itemprop="datePublished"] | //*[@itemprop="datePublished"][@datetime]')[:20]:
+        d = parse_date(el.get("datetime"))
+        if d:
+            return d
+    return None
+
+
 def extract_html(html: str, where: str, url: str | None = None) -> Document:
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, favor_precision=False)
+    # date search cut to the cheap part (its result is not used: see metadata_date)
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, favor_precision=False,
+                                      date_extraction_params={"extensive_search": False, "original_date": True})
     data = doc.as_dict() if hasattr(doc, "as_dict") else (doc or {})
     text = (data.get("text") or "").strip()
     if len(text.split()) < 4:  # navigation crumbs are not an article
@@ -118,14 +196,16 @@ def extract_html(html: str, where: str, url: str | None = None) -> Document:
     # keep the headline as the first line so it is scored too
     if title and not text.startswith(title):
         text = f"{title}\n\n{text}"
+    date = metadata_date(html)
     return Document(
         text=text,
         source=where,
         title=title,
         author=data.get("author"),
-        date=data.get("date"),
+        date=date,
         site=data.get("sitename") or data.get("hostname"),
         url=url or data.get("url"),
+        metadata={"date_source": "metadata"} if date else {},
     )
 
 
@@ -429,23 +509,51 @@ def _table_suffix(p: Path) -> str:
     return "".join(p.suffixes[-2:]).lower() if p.suffix.lower() == ".gz" else p.suffix.lower()
 
 
+def _parse_error(p: Path, exc: Exception) -> InputError:
+    if isinstance(exc, InputError):
+        return exc
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(f"{p}: not UTF-8 ({exc.reason})", hint="re-save the file as UTF-8")
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return InputError(f"{p}: could not parse as {_table_suffix(p).lstrip('.')} ({type(exc).__name__}{': ' + detail if detail else ''})")
+
+
 def iter_table_rows(path: str | Path, *, what: str = "table", max_row_bytes: int = MAX_BYTES,
                     columns: list[str] | None = None) -> tuple[list[str], Iterator[dict]]:
     """The columns and a stream of the rows of a .csv/.tsv/.jsonl(.gz)/.parquet file, each row
-    bounded (`max_row_bytes`); a row that cannot be read is a clear InputError. JSONL columns are
-    those of the first row. Parquet is read in small batches (only `columns`, when given)."""
-    from .rows import check_regular, csv_records, csv_text, iter_jsonl, mb, open_binary
+    bounded (`max_row_bytes`); anything wrong (a malformed or over-long row, damaged gzip, bad
+    encoding) is a clear InputError. JSONL columns are those of the first row. Parquet is read in
+    small batches (only `columns`, when given)."""
+    import itertools
 
     p = Path(path)
+
+    def guarded(rows: Iterator[dict]) -> Iterator[dict]:
+        try:
+            yield from rows
+        except Exception as exc:  # noqa: BLE001 - pandas, pyarrow, gzip, csv: one clear message
+            raise _parse_error(p, exc) from None
+
+    try:
+        columns_found, rows = _table_rows(p, what, max_row_bytes, columns)
+        first = next(rows, None)
+    except Exception as exc:  # noqa: BLE001
+        raise _parse_error(p, exc) from None
+    if first is None and columns_found is None:
+        raise InputError(f"{p}: holds no rows")
+    cols = columns_found if columns_found is not None else [str(k) for k in first]
+    return cols, guarded(itertools.chain([first] if first is not None else [], rows))
+
+
+def _table_rows(p: Path, what: str, max_row_bytes: int, columns: list[str] | None) -> tuple[list[str] | None, Iterator[dict]]:
+    from .rows import check_regular, csv_records, csv_text, iter_jsonl, mb, open_binary
+
     check_regular(p)
     suffix = _table_suffix(p)
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        try:
-            pf = pq.ParquetFile(p)
-        except Exception as exc:
-            raise InputError(f"{p}: could not parse as parquet ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+        pf = pq.ParquetFile(p)
         names = list(pf.schema_arrow.names)
 
         def parquet_rows():
@@ -474,22 +582,15 @@ def iter_table_rows(path: str | Path, *, what: str = "table", max_row_bytes: int
         return header, csv_rows()
     if suffix in (".jsonl", ".jsonl.gz", ".ndjson"):
         fh = open_binary(p)
-        it = iter_jsonl(fh, max_row_bytes, str(p))
 
         def json_rows():
             with fh:
-                for _, row in it:
+                for _, row in iter_jsonl(fh, max_row_bytes, str(p)):
                     if isinstance(row, str):
                         raise InputError(f"{p}: could not parse as {suffix.lstrip('.')}: {row}")
                     yield row
 
-        rows = json_rows()
-        first = next(rows, None)
-        if first is None:
-            raise InputError(f"{p}: holds no rows")
-        import itertools
-
-        return [str(k) for k in first], itertools.chain([first], rows)
+        return None, json_rows()
     raise InputError(f"{p}: unsupported {what} type {suffix!r}", hint="use .txt, .csv, .jsonl or .parquet")
 
 
@@ -498,11 +599,10 @@ def read_table(path: str | Path, *, what: str = "table", max_bytes: int = MAX_TA
     read bounded (10 MB each) and the table must fit in `max_bytes`: it is held in memory."""
     import pandas as pd
 
-    from .rows import mb
+    from .rows import check_regular, mb
 
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file", hint="check the path")
+    check_regular(p)
     try:
         suffix = _table_suffix(p)
         if suffix == ".parquet":
@@ -527,10 +627,8 @@ def read_table(path: str | Path, *, what: str = "table", max_bytes: int = MAX_TA
         return pd.DataFrame(out, columns=columns if suffix in (".csv", ".csv.gz", ".tsv") else None)
     except InputError:
         raise
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{p}: not UTF-8 ({exc.reason})", hint="re-save the file as UTF-8") from None
     except Exception as exc:  # pandas/pyarrow raise many types for malformed files
-        raise InputError(f"{p}: could not parse as {_table_suffix(p).lstrip('.')} ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+        raise _parse_error(p, exc) from None
 
 
 def iter_sentences(source: str, *, text_column: str = "text", max_chars: int = MAX_SENTENCE_INPUT,

@@ -169,7 +169,7 @@ class _CsvLines:
     def __init__(self, fh, limit: int, where: str, quotechar: str = '"'):
         self.fh, self.limit, self.where, self.q = fh, limit, where, quotechar
         self.used = self.quotes = 0
-        self.line = 0
+        self.line, self.eof = 0, False
 
     def __iter__(self):
         return self
@@ -180,6 +180,7 @@ class _CsvLines:
     def __next__(self) -> str:
         line = self.fh.readline(self.limit - self.used + 1)
         if not line:
+            self.eof = True
             raise StopIteration
         self.line += 1
         self.used += len(line)
@@ -217,6 +218,9 @@ def iter_csv(fh, limit: int, where: str, *, sep: str = ",") -> Iterator[tuple[in
             lines.reset()
             yield start, f"malformed CSV ({exc})"
             continue
+        if lines.eof and lines.quotes % 2:  # the csv module (not strict) ends an unclosed quote at the end of the file
+            yield start, "a quoted field is not closed before the end of the file"
+            return
         lines.reset()
         if fields and fields != [""]:
             yield start, fields

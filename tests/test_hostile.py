@@ -6,19 +6,18 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import threading
-import time
 import zlib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import hostile_inputs as bench  # noqa: E402
 
 GOOD = ("China's social credit system is mostly a set of blacklists for companies that ignore court orders. "
         "There is no single national score for every citizen.")
@@ -26,23 +25,12 @@ GOOD2 = "Beijing's courts keep a list of judgment defaulters who may not buy pla
 
 
 def run_measured(*args: str, home: Path, timeout: float = 120, cwd: Path | None = None, preexec_fn=None):
-    """Run the installed `mythscan` as a user would; returns (returncode, stdout, stderr, peak RSS in MB, seconds).
-    The peak RSS is the child's own (os.wait4), not the largest of every child this test process ran."""
-    env = {**os.environ, "MYTHSCAN_HOME": str(home)}
-    exe = shutil.which("mythscan")
-    cmd = [exe, *args] if exe else [sys.executable, "-m", "mythscan.cli", *args]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t = time.monotonic()
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd, preexec_fn=preexec_fn)
-        timer = threading.Timer(timeout, p.kill)
-        timer.start()
-        _, status, usage = os.wait4(p.pid, 0)
-        timer.cancel()
-        p.returncode = os.waitstatus_to_exitcode(status)
-        seconds = time.monotonic() - t
-        out.seek(0)
-        err.seek(0)
-        return p.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss / 1024, seconds
+    """Run the installed `mythscan` as a user would; returns (returncode, stdout, stderr, peak RSS in MB,
+    seconds). The peak RSS is the mythscan process's own (benchmarks/hostile_inputs.py measures it)."""
+    r = bench.run_measured(list(args), cwd=cwd, timeout=timeout, kill_mb=2500, env={**os.environ, "MYTHSCAN_HOME": str(home)},
+                           preexec_fn=preexec_fn)
+    assert not r["killed"], (r["killed"], r["stderr"][-2000:])
+    return r["rc"], r["stdout"], r["stderr"], r["rss_mb"], r["seconds"]
 
 
 def one_clear_line(err: str) -> str:
@@ -275,7 +263,7 @@ def test_batch_dates_come_from_metadata_or_the_crawl_never_the_text(project_home
     from warcio.warcwriter import WARCWriter
 
     text = "Published on 12 March 2008. In 2000 the plan began, the officials said. " + GOOD
-    pages = [("https://n.example/meta", f'<meta property="article:published_time" content="2019-05-03T08:00:00Z">', [("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT")]),
+    pages = [("https://n.example/meta", '<meta property="article:published_time" content="2019-05-03T08:00:00Z">', [("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT")]),
              ("https://n.example/lastmod", "", [("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT"), ("Date", "Mon, 05 Jan 2026 10:00:00 GMT")]),
              ("https://n.example/crawl", "", [])]
     with open(tmp_path / "crawl.warc.gz", "wb") as fh:
@@ -302,3 +290,13 @@ def test_batch_dates_come_from_metadata_or_the_crawl_never_the_text(project_home
     assert summary["totals"]["no_publication_date"] == 3 and summary["date_sources"] == {"metadata": 1, "http": 1, "warc": 1, "table": 1, "none": 1}
     report = (out / "report.html").read_text()
     assert "3 of 5 articles have no reliable publication date" in report and "2 are dated only by when they were crawled" in report
+
+
+def test_label_files_with_a_huge_field_are_problems_not_crashes(tmp_path):
+    from mythscan.data import read_rows
+
+    p = tmp_path / "labels.csv"
+    p.write_text('id,text,label,category\n1,"' + "y" * 200_000 + '",myth,M-single-score\n2,An ordinary sentence here.,other,\n')
+    rows, problems = read_rows(p)  # was: csv.Error "field larger than field limit (131072)", an unexpected error
+    assert [r["id"] for r in rows] == ["2"]
+    assert [str(x) for x in problems] == [f"{p}:2: text of 200,000 characters: a label is one sentence (at most 5,000)"]

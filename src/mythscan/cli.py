@@ -11,17 +11,56 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from .errors import MythscanError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+EXIT_ERROR, EXIT_MYTH = 1, 2
+
+
+def _usage_errors() -> tuple[type, ...]:
+    """click's UsageError: typer >= 0.22 ships its own copy of click (typer._click), older ones use click."""
+    import importlib
+
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).UsageError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
+_USAGE_ERRORS = _usage_errors()
+
+
+class MythscanGroup(TyperGroup):
+    """Usage errors (bad option values, unknown options or commands) exit 1 like every other error:
+    click's default, 2, is the code `--fail-on-myth` gives a pipeline for "myth found". Parsing of
+    the subcommands happens inside the root group's `invoke`, so these two methods see them all;
+    click still prints its usage message on stderr."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except _USAGE_ERRORS as exc:
+            exc.exit_code = EXIT_ERROR
+            raise
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _USAGE_ERRORS as exc:
+            exc.exit_code = EXIT_ERROR
+            raise
+
+
+app = typer.Typer(cls=MythscanGroup, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Flag likely misconceptions about China's Social Credit System in English news text.")
 labels_app = typer.Typer(no_args_is_help=True, help="Check and count the labelled data.")
 models_app = typer.Typer(no_args_is_help=True, help="The trained models and the default.")
 app.add_typer(labels_app, name="labels")
 app.add_typer(models_app, name="models")
-
-EXIT_ERROR, EXIT_MYTH = 1, 2
 
 
 def _err(msg: str) -> None:
@@ -63,6 +102,11 @@ class ScoreFormat(str, Enum):
 class TableFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
+
+
+class StatsFormat(str, Enum):
+    table = "table"
+    json = "json"
 
 
 def _write(out: Optional[Path], content: str) -> None:
@@ -162,12 +206,12 @@ def labels_validate(path: Optional[Path] = typer.Argument(None, help="A label fi
 @labels_app.command("stats")
 @cli_errors
 def labels_stats(path: Optional[Path] = typer.Argument(None, help="A label file or directory (default: labels/)."),
-                 format: str = typer.Option("table", "--format", "-f", help="table or json.")):
+                 format: StatsFormat = typer.Option(StatsFormat.table, "--format", "-f", help="table or json.")):
     """Counts by label, category, register and split."""
     from .data import load_labels, stats
 
     st = stats(load_labels(path))
-    if format == "json":
+    if format is StatsFormat.json:
         typer.echo(json.dumps(st, indent=2))
         return
     from rich.console import Console

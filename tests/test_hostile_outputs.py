@@ -108,3 +108,132 @@ def test_score_html_links_only_http_sources(project_home, tmp_path):
     report = out.read_text()
     assert 'class="note"' in report and "Sources:" in report
     assert_only_http_links(report)
+
+
+# --- CSV outputs: no formulas for spreadsheets --------------------------------------------------------
+
+RISKY = ("=", "+", "-", "@", "\t", "\r")
+
+
+def read_csv_cells(path) -> list[dict]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def assert_no_formula_cells(rows: list[dict], numeric=()) -> None:
+    """No string cell starts with a formula character, except plain numbers (kept as numbers)."""
+    import re as _re
+
+    number = _re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+    for row in rows:
+        for k, v in row.items():
+            if v and v.startswith(RISKY):
+                assert number.fullmatch(v), (k, v)
+        for k in numeric:
+            float(row[k])  # numbers stay numbers, not '-quoted strings
+
+
+def test_classify_csv_neutralises_formula_cells(project_home, tmp_path):
+    texts = ["=HYPERLINK(\"http://evil.example\",\"Every citizen has one score\")", "-2+3+cmd|' /C calc'!A0 every citizen is scored",
+             "@SUM(1+1) the state gives everyone a score", "+ points for good deeds, says the social credit system", "A plain sentence."]
+    src = tmp_path / "s.jsonl"
+    src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    out = tmp_path / "out.csv"
+    r = run_cli("classify", str(src), "--format", "csv", "--out", str(out), home=project_home)
+    assert r.returncode == 0, r.stderr.decode()
+    rows = read_csv_cells(out)
+    assert_no_formula_cells(rows, numeric=("myth_probability", "p_myth", "p_accurate", "p_other"))
+    assert [x["text"] for x in rows] == ["'" + t for t in texts[:4]] + [texts[4]]  # the OWASP guard: one leading quote
+
+
+def test_batch_csv_neutralises_formula_cells_and_keeps_numbers(project_home, tmp_path):
+    from tests.test_batch import MYTH_TEXT
+
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(json.dumps({"id": "=1+1", "outlet": "@evil", "title": "=HYPERLINK(\"http://evil.example\")", "delta": -3,
+                                "note": "+SUM(A1)", "text": "-1+1 China's social credit system gives every citizen a single score. " + MYTH_TEXT}) + "\n")
+    out = tmp_path / "run"
+    r = run_cli("batch", str(feed), "--out", str(out), "--format", "csv", "--threshold", "0.01", home=project_home)
+    assert r.returncode == 0, r.stderr.decode()
+    arts, sents = read_csv_cells(out / "articles.csv"), read_csv_cells(out / "sentences.csv")
+    assert_no_formula_cells(arts, numeric=("myth_share", "chars", "sentences"))
+    assert_no_formula_cells(sents, numeric=("myth_probability", "start", "end"))
+    a = arts[0]
+    assert (a["article_id"], a["outlet"], a["note"], a["delta"]) == ("'=1+1", "'@evil", "'+SUM(A1)", "-3")  # a negative number stays
+    assert sents[0]["text"].startswith("'-1+1 China") and sents[0]["article_id"] == "'=1+1"
+    # the parquet parts (what mythscan reads back) keep the text as it was
+    import pandas as pd
+
+    assert pd.read_parquet(next((out / "_parts").glob("*.articles.parquet"))).article_id.tolist() == ["=1+1"]
+
+
+def test_suggest_csv_is_guarded_and_labels_add_reads_it_back(project_home, tmp_path):
+    import pandas as pd
+
+    pool = tmp_path / "pool.jsonl"
+    texts = ["=1+1 is how some reports say every Chinese citizen gets a single score.",
+             "-The provincial court added three construction firms to its list of defaulters.",
+             "@reporters: the local football team won its fourth straight match on Saturday.",
+             "'=Quoted already, the city's credit office still relies on spreadsheets."]
+    pool.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    out = tmp_path / "to_label.csv"
+    r = run_cli("labels", "suggest", str(pool), "--n", "4", "--out", str(out), home=project_home)
+    assert r.returncode == 0, r.stderr.decode()
+    rows = read_csv_cells(out)
+    assert len(rows) == 4
+    assert_no_formula_cells(rows, numeric=("myth_probability", "uncertainty"))
+    assert {x["text"] for x in rows} == {"'" + t for t in texts}
+    home = tmp_path / "home"
+    shutil.copytree(project_home, home)
+    r = run_cli("labels", "add", str(out), "--annotator", "reviewer", home=home)
+    assert r.returncode == 0, r.stderr.decode()
+    labels = pd.read_csv(home / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
+    assert set(texts) <= set(labels["text"])  # exactly the suggested texts, guard removed
+
+
+def formula_labels(tiny_labels, path, per_label: int = 20):
+    """A small label file whose every text starts with '=', with a few myth labels flipped."""
+    import pandas as pd
+
+    df = pd.read_csv(tiny_labels, dtype=str, keep_default_na=False).groupby("label").head(per_label).reset_index(drop=True)
+    df["text"] = "=" + df["text"]
+    flip = df.index[df["label"] == "myth"][:3]
+    df.loc[flip, ["label", "category"]] = ["other", ""]
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_audit_csv_is_guarded(project_home, tiny_labels, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # speed only: scipy's L-BFGS threads crawl on a busy 2-core machine
+    labels = formula_labels(tiny_labels, tmp_path / "labels.csv")
+    issues = tmp_path / "issues.csv"
+    r = run_cli("labels", "audit", str(labels), "--out", str(issues), home=project_home)
+    assert r.returncode == 0, r.stderr.decode()
+    rows = read_csv_cells(issues)
+    assert rows and all(x["text"].startswith("'=") for x in rows)
+    assert_no_formula_cells(rows, numeric=("suggested_probability", "label_probability"))
+
+
+def test_evaluate_errors_csv_is_guarded(project_home, tiny_labels, tmp_path):
+    labels = formula_labels(tiny_labels, tmp_path / "labels.csv")
+    r = run_cli("evaluate", "--model", "tiny", "--data", str(labels), "--out", str(tmp_path / "rep"), home=project_home)
+    assert r.returncode == 0, r.stderr.decode()
+    rows = read_csv_cells(tmp_path / "rep" / "errors.csv")
+    assert rows and all(x["text"].startswith("'=") for x in rows)
+    assert_no_formula_cells(rows, numeric=("myth_probability",))
+
+
+def test_csv_guard_is_reversible_and_spares_numbers():
+    import pyarrow as pa
+
+    from mythscan.sanitise import csv_arrow, csv_cell, unguard_csv_cell
+
+    values = ["=1+1", "+x", "-", "- bullet", "@a", "\tx", "\rx", "'=a", "''-b", "'plain", "plain", "", "-3.5", "+2", "-1e5", ".5"]
+    guarded = [csv_cell(v) for v in values]
+    assert guarded[:9] == ["'=1+1", "'+x", "'-", "'- bullet", "'@a", "'\tx", "'\rx", "''=a", "'''-b"]
+    assert guarded[9:] == values[9:]  # no formula start, or a plain number: unchanged
+    assert [unguard_csv_cell(g) for g in guarded] == values
+    assert csv_arrow(pa.table({"v": values, "n": list(range(-8, 8))})).to_pydict() == {"v": guarded, "n": list(range(-8, 8))}
+    assert csv_cell(-3) == -3 and csv_cell(None) is None

@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from .batch import ARTICLE_FIELDS, ERROR_FIELDS, PARTS, SENTENCE_FIELDS, PartStore, _arrow_schema, _now, options_dict
-from .sanitise import link as safe_link
+from .sanitise import csv_arrow, link as safe_link
 
 
 def output_names(fmt: str) -> list[str]:
@@ -71,7 +71,7 @@ def merge_table(paths: list[Path], dest: Path, fmt: str, fields) -> int:
                 for batch in t.to_batches(max_chunksize=2000):
                     writer.write("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in batch.to_pylist()))
             elif t.num_rows:
-                writer.write_table(t)
+                writer.write_table(csv_arrow(t) if fmt == "csv" else t)  # CSV is opened in spreadsheets: no formulas
     finally:
         writer.close()
     _fsync_replace(tmp, dest)

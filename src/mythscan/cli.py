@@ -182,8 +182,10 @@ def classify(
     else:
         import pandas as pd
 
+        from .sanitise import csv_frame
+
         flat = [{**{k: v for k, v in r.items() if k != "probabilities"}, **{f"p_{k}": v for k, v in r["probabilities"].items()}} for r in records]
-        _write(out, pd.DataFrame(flat).to_csv(index=False))
+        _write(out, csv_frame(pd.DataFrame(flat)).to_csv(index=False))
 
 
 @labels_app.command("validate")
@@ -276,9 +278,10 @@ def labels_suggest(inputs: List[str] = typer.Argument(..., help="Unlabelled text
     """Pick the sentences that would teach the model most (uncertain, diverse, not yet labelled)."""
     from .active import suggest
     from .fileio import atomic_write_text
+    from .sanitise import csv_frame
 
     df = suggest(inputs, n, model=model, text_column=text_column)
-    atomic_write_text(out, df.to_csv(index=False))
+    atomic_write_text(out, csv_frame(df).to_csv(index=False))  # `labels add` removes the formula guard again
     typer.echo(f"wrote {len(df)} suggestions to {out} with the model's guesses: confirm or correct label/category, then `mythscan labels add {out}`")
 
 
@@ -290,10 +293,11 @@ def labels_audit(path: Optional[Path] = typer.Argument(None, help="Label file or
     """Likely label errors from out-of-fold predictions (cleanlab), with the model's suggestion."""
     from .active import audit
     from .fileio import atomic_write_text
+    from .sanitise import csv_frame
 
     df = audit(path)
     if out:
-        atomic_write_text(out, df.to_csv(index=False))
+        atomic_write_text(out, csv_frame(df).to_csv(index=False))
     typer.echo(f"{len(df)} likely label issues" + (f" (all in {out})" if out else ""))
     for _, r in df.head(top).iterrows():
         typer.echo(f"{r['id']}: {r['label']} -> {r['suggested_label']} ({r['suggested_probability']:.2f}): {r['text'][:110]}")

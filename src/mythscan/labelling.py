@@ -16,6 +16,7 @@ from .data import COLUMNS, NEAR_DUP_JACCARD, Problem, check_pairs, check_rows, j
 from .errors import LabelError
 from .fileio import atomic_write_text
 from .paths import labels_dir
+from .sanitise import unguard_csv_cell
 from .taxonomy import Taxonomy, load_taxonomy
 
 TEST_SHARE = 0.22
@@ -47,7 +48,10 @@ def read_batch(path: Path) -> tuple[list[dict], list[Problem]]:
         return _read_label_studio(path)
     if path.suffix.lower() not in (".csv", ".jsonl"):
         raise LabelError(f"{path}: unsupported type {path.suffix!r}", hint="use .csv, .jsonl or a Label Studio .json export")
-    return read_rows(path)
+    rows, problems = read_rows(path)
+    if path.suffix.lower() == ".csv":  # `labels suggest` writes '=... for spreadsheets: read the text as it was
+        rows = [{k: (v if k == "_line" else unguard_csv_cell(v)) for k, v in r.items()} for r in rows]
+    return rows, problems
 
 
 def _read_label_studio(path: Path) -> tuple[list[dict], list[Problem]]:

@@ -237,3 +237,55 @@ def test_csv_guard_is_reversible_and_spares_numbers():
     assert [unguard_csv_cell(g) for g in guarded] == values
     assert csv_arrow(pa.table({"v": values, "n": list(range(-8, 8))})).to_pydict() == {"v": guarded, "n": list(range(-8, 8))}
     assert csv_cell(-3) == -3 and csv_cell(None) is None
+
+
+# --- labels add: concurrent runs lose nothing -------------------------------------------------------
+
+def label_batch(path, tag: str, n: int):
+    import random
+
+    rnd = random.Random(tag)
+    words = ["harbour", "bakery", "library", "tram", "orchard", "stadium", "bridge", "museum", "market", "school", "canal", "garden"]
+    lines = ["text,label,category"]
+    for i in range(n):
+        a, b, c = rnd.sample(words, 3)
+        lines.append(f"\"Run {tag} note {i}: the {a} near the {b} reopened after {rnd.randint(2, 97)} days, and the {c} followed.\",other,")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_concurrent_labels_add_keeps_both_batches(project_home, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    home = tmp_path / "home"
+    shutil.copytree(project_home, home)
+    before = len(pd.read_csv(home / "labels" / "sentences.csv", dtype=str, keep_default_na=False))
+    env = {**os.environ, "MYTHSCAN_HOME": str(home)}
+    procs = [subprocess.Popen([sys.executable, "-m", "mythscan.cli", "labels", "add", str(label_batch(tmp_path / f"{t}.csv", t, 300)),
+                               "--annotator", t], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for t in ("a", "b")]
+    results = [(p.wait(timeout=300), p.stdout.read().decode(), p.stderr.read().decode()) for p in procs]
+    for rc, out, err in results:
+        assert rc == 0 and "added 300 rows" in out, (rc, out, err)
+    labels = pd.read_csv(home / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
+    assert len(labels) == before + 600 and labels["annotator"].value_counts()[["a", "b"]].tolist() == [300, 300]
+    assert not list((home / "labels").glob(".*.lock"))  # the lock file goes with the lock
+
+
+def test_labels_add_waits_for_the_lock_then_fails_clearly(project_home, tmp_path, monkeypatch):
+    import fcntl
+
+    home = tmp_path / "home"
+    shutil.copytree(project_home, home)
+    target = home / "labels" / "sentences.csv"
+    before = target.read_bytes()
+    monkeypatch.setenv("MYTHSCAN_LOCK_TIMEOUT", "1")
+    with open(home / "labels" / ".sentences.csv.lock", "w") as held:  # another `labels add` holds the lock
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = run_cli("labels", "add", str(label_batch(tmp_path / "c.csv", "c", 5)), home=home)
+    err = no_traceback(r)
+    assert r.returncode == 1 and "another `mythscan labels add`" in err and len(err.strip().splitlines()) == 1, err
+    assert target.read_bytes() == before

@@ -289,3 +289,81 @@ def test_labels_add_waits_for_the_lock_then_fails_clearly(project_home, tmp_path
     err = no_traceback(r)
     assert r.returncode == 1 and "another `mythscan labels add`" in err and len(err.strip().splitlines()) == 1, err
     assert target.read_bytes() == before
+
+
+# --- batch --out: never delete what mythscan did not write ------------------------------------------
+
+def small_feed(path, n: int = 3):
+    from tests.test_batch import MYTH_TEXT
+
+    path.write_text("".join(json.dumps({"id": f"a{i}", "text": f"{MYTH_TEXT} Story {i}."}) + "\n" for i in range(n)))
+    return path
+
+
+def snapshot(d):
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_overwrite_refuses_a_directory_that_is_not_a_mythscan_run(project_home, tmp_path):
+    feed = small_feed(tmp_path / "feed.jsonl")
+    mine = tmp_path / "mine"
+    (mine / "_parts").mkdir(parents=True)
+    for name in ("report.html", "summary.json", "articles.csv", "errors.jsonl", "_parts/mine.txt"):
+        (mine / name).write_text(f"the user's own {name}")
+    before = snapshot(mine)
+    r = run_cli("batch", str(feed), "--out", str(mine), "--overwrite", home=project_home)
+    err = no_traceback(r)
+    assert r.returncode == 1 and "holds no mythscan batch run" in err and len(err.strip().splitlines()) == 1, err
+    assert snapshot(mine) == before and not (mine / ".lock").exists()  # nothing deleted, no lock left behind
+    # a manifest.json that is not mythscan's proves nothing either
+    (mine / "manifest.json").write_text(json.dumps({"name": "my web app", "parts": []}))
+    before = snapshot(mine)
+    r = run_cli("batch", str(feed), "--out", str(mine), "--overwrite", home=project_home)
+    assert r.returncode == 1 and "not a mythscan batch manifest" in no_traceback(r)
+    assert snapshot(mine) == before and not (mine / ".lock").exists()
+
+
+def test_refused_out_leaves_no_lock_and_a_file_is_one_clear_line(project_home, tmp_path):
+    feed = small_feed(tmp_path / "feed.jsonl")
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    r = run_cli("batch", str(feed), "--out", str(afile), home=project_home)
+    err = no_traceback(r)
+    assert r.returncode == 1 and "is not a directory" in err and "unexpected" not in err and len(err.strip().splitlines()) == 1, err
+    assert afile.read_text() == "mine"
+    r = run_cli("batch", str(feed), "--out", str(afile / "sub"), home=project_home)
+    err = no_traceback(r)
+    assert r.returncode == 1 and "unexpected" not in err and len(err.strip().splitlines()) == 1, err
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "thesis.docx").write_text("mine")
+    for extra in ([], ["--overwrite"], ["--resume"]):
+        r = run_cli("batch", str(feed), "--out", str(full), *extra, home=project_home)
+        assert r.returncode == 1 and not (full / ".lock").exists(), (extra, r.stderr.decode())
+    had_root_lock = __import__("os").path.exists("/.lock")
+    r = run_cli("batch", str(feed), "--out", "/", home=project_home)
+    assert r.returncode == 1 and "holds no mythscan batch run" in no_traceback(r)
+    assert had_root_lock or not __import__("os").path.exists("/.lock")
+
+
+def test_overwrite_deletes_only_what_the_manifest_names(project_home, tmp_path):
+    feed = small_feed(tmp_path / "feed.jsonl", 5)
+    out = tmp_path / "run"
+    r = run_cli("batch", str(feed), "--out", str(out), "--chunk-size", "2", "--format", "csv", home=project_home)
+    assert r.returncode == 0, r.stderr.decode()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"sentences.csv", "articles.csv", "errors.jsonl", "summary.json", "report.html"} <= set(manifest["files"])
+    assert len(list((out / "_parts").glob("part-*"))) == 9  # 3 parts x 3 files
+    (out / "_parts" / "mine.txt").write_text("mine")
+    (out / "_parts" / "part-000099.articles.parquet.notes").write_text("mine")
+    (out / "notes.md").write_text("mine")
+    (out / "articles.parquet").write_text("not mythscan's: this run wrote csv")
+    r = run_cli("batch", str(small_feed(tmp_path / "other.jsonl", 1)), "--out", str(out), "--overwrite", home=project_home)
+    assert r.returncode == 0, r.stderr.decode()
+    assert (out / "_parts" / "mine.txt").read_text() == "mine" and (out / "notes.md").read_text() == "mine"
+    assert (out / "_parts" / "part-000099.articles.parquet.notes").exists()
+    assert not (out / "sentences.csv").exists() and not (out / "articles.csv").exists()  # the old run's outputs went
+    assert len(list((out / "_parts").glob("part-*.parquet"))) == 2  # the new run's one part
+    import pandas as pd
+
+    assert pd.read_parquet(out / "articles.parquet").article_id.tolist() == ["a0"]

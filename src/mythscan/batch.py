@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import time
 import unicodedata
@@ -33,7 +32,8 @@ MANIFEST = "manifest.json"
 PARTS = "_parts"
 RAY_STAGE = "_ray_stage"
 FORMATS = ("parquet", "csv", "jsonl")
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: the manifest lists the output files the run wrote ("files")
+TOOL = "mythscan batch"
 CRASH_ENV = "MYTHSCAN_BATCH_CRASH_AFTER"  # tests only: SIGKILL this process after N parts
 
 ARTICLE_FIELDS = [  # fixed columns of articles.*; every other metadata column follows as a string
@@ -231,6 +231,25 @@ def _arrow_schema(fields, extra: Iterable[str] = ()):
     return pa.schema([pa.field(n, types[t]) for n, t in fields] + [pa.field(n, pa.string()) for n in extra])
 
 
+PART_KINDS = ("articles.parquet", "sentences.parquet", "errors.jsonl")
+
+
+def _unlink_with_temps(path: Path) -> None:
+    """PATH and the temporary files mythscan writes beside it (`.NAME.tmp`, mkstemp's `.NAME.xxxxxxxx`)."""
+    temp = re.compile(rf"\.{re.escape(path.name)}\.([a-z0-9_]{{8}}|tmp)")
+    if path.parent.is_dir():
+        for q in [path, *(q for q in path.parent.iterdir() if temp.fullmatch(q.name))]:
+            if q.is_file() or q.is_symlink():
+                q.unlink()
+
+
+def _rmdir_if_empty(d: Path) -> None:
+    try:
+        d.rmdir()
+    except OSError:  # missing, or not empty: someone else's files stay
+        pass
+
+
 class PartStore:
     """DIR/_parts/part-NNNNNN.{articles,sentences}.parquet and .errors.jsonl, each written atomically."""
 
@@ -252,6 +271,14 @@ class PartStore:
             pq.write_table(pa.Table.from_pylist(rows, schema=schema), buf, compression="zstd")
             atomic_write_bytes(self.path(idx, kind), buf.getvalue().to_pybytes())
         atomic_write_text(self.path(idx, "errors.jsonl"), "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
+
+    def remove(self, parts: list[dict]) -> None:
+        """Delete these parts' files (and temporary files left by a kill while writing them); the
+        directory goes too once empty. Nothing else in it is touched."""
+        for p in parts:
+            for kind in PART_KINDS:
+                _unlink_with_temps(self.path(int(p["part"]), kind))
+        _rmdir_if_empty(self.dir)
 
     def hashes(self, parts: list[dict]) -> Iterator[str]:
         import pyarrow.parquet as pq
@@ -291,26 +318,81 @@ def write_manifest(out: Path, manifest: dict) -> None:
 
 
 def load_manifest(out: Path) -> dict | None:
+    """DIR's mythscan manifest, None without one; a manifest.json that is not mythscan's is refused
+    (it proves nothing about the files beside it, so mythscan neither continues nor deletes them)."""
     p = Path(out) / MANIFEST
     if not p.exists():
         return None
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        m = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{p}: unreadable manifest ({exc})", hint="use --overwrite to start afresh") from None
+        m, why = None, f"unreadable: {exc}"
+    else:
+        why = "no `tool` field"
+    if not isinstance(m, dict) or m.get("tool") != TOOL or not isinstance(m.get("parts"), list):
+        raise InputError(f"{p}: not a mythscan batch manifest ({why})",
+                         hint="choose another --out directory; mythscan neither continues nor deletes a run it cannot prove is its own")
+    return m
 
 
-def _our_entries(out: Path) -> list[Path]:
-    names = {MANIFEST, PARTS, RAY_STAGE, ".lock", "errors.jsonl", "summary.json", "report.html"}
-    names |= {f"{t}.{f}" for t in ("sentences", "articles") for f in FORMATS}
-    return [p for p in out.iterdir() if p.name in names or p.name.startswith(f".{MANIFEST}.")]
+OUTPUT_NAMES = {"errors.jsonl", "summary.json", "report.html"} | {f"{t}.{f}" for t in ("sentences", "articles") for f in FORMATS}
 
 
-def _clear(out: Path) -> None:
-    for p in _our_entries(out):
-        if p.name == ".lock":
-            continue
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
+def _foreign_entries(out: Path) -> list[Path]:
+    """What is in DIR besides a stale lock file."""
+    return [p for p in out.iterdir() if p.name != ".lock"]
+
+
+def _clear(out: Path, manifest: dict) -> None:
+    """Delete what the manifest proves is this run's: the output files it lists (only names mythscan
+    writes), its parts, its Ray stage and the manifest; everything else in DIR stays."""
+    files = manifest.get("files")
+    if files is None:  # version 1 manifests did not list their files: the outputs of the last format written
+        fmt = manifest.get("format")
+        files = [f"{t}.{fmt}" for t in ("sentences", "articles")] + ["errors.jsonl", "summary.json", "report.html"] if fmt else []
+    for name in files:
+        if name in OUTPUT_NAMES:
+            _unlink_with_temps(out / name)
+    PartStore(out).remove(manifest["parts"])
+    if (manifest.get("run") or {}).get("engine") == "ray":
+        clear_stage(out / RAY_STAGE)
+    _unlink_with_temps(out / MANIFEST)
+
+
+def clear_stage(stage: Path) -> None:
+    """Delete a Ray stage: the Parquet files Ray wrote and the stage marker, then empty directories."""
+    if not stage.is_dir():
+        return
+    for q in sorted(stage.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+        if q.is_file() and (q.suffix == ".parquet" or q.name == "_DONE.json"):
+            q.unlink()
+        elif q.is_dir():
+            _rmdir_if_empty(q)
+    _rmdir_if_empty(stage)
+
+
+def check_out(opts: "BatchOptions") -> None:
+    """Refuse an --out that mythscan may not use before anything (directory, lock) is created there:
+    a file, a path under a file, a non-empty directory without a mythscan manifest (even with
+    --overwrite: only a manifest proves which files are mythscan's), nothing to --resume."""
+    out = Path(opts.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory", hint="give a directory for --out")
+    if not out.exists():
+        blocker = next((q for q in out.parents if q.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise InputError(f"{out}: cannot be created: {blocker} is not a directory", hint="give a directory for --out")
+        if opts.resume:
+            raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
+        return
+    if load_manifest(out) is None:
+        if _foreign_entries(out):
+            if opts.resume:
+                raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
+            raise InputError(f"{out}: is not empty and holds no mythscan batch run (no {MANIFEST})",
+                             hint="choose a new or empty directory; --overwrite replaces only a mythscan run's own files")
+        if opts.resume:
+            raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
 
 
 def run_options(opts: BatchOptions, sources: list[Source]) -> dict:
@@ -329,53 +411,30 @@ def run_options(opts: BatchOptions, sources: list[Source]) -> dict:
 def prepare_output(opts: BatchOptions, run: dict) -> dict:
     """The manifest to continue (same run), or a fresh one; refuses other runs' results."""
     out = Path(opts.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory", hint="give a directory for --out")
-    out.mkdir(parents=True, exist_ok=True)
+    check_out(opts)  # again, under the lock
     old = load_manifest(out)
-    if opts.overwrite:
-        _clear(out)
+    if opts.overwrite and old is not None:
+        _clear(out, old)
         old = None
     elif old is not None and old.get("run") != run:
         prev = old.get("run") or {}
         diff = [k for k in sorted(set(run) | set(prev)) if run.get(k) != prev.get(k)]
         raise InputError(f"{out}: holds results of a different run (differs in: {', '.join(diff)})",
                          hint="use --overwrite to replace them, or choose another --out directory")
-    elif old is None and [p for p in out.iterdir() if p.name != ".lock"]:
-        if opts.resume:
-            raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume, or use --overwrite")
-        raise InputError(f"{out}: is not empty and holds no mythscan batch run",
-                         hint="choose a new or empty directory, or use --overwrite (removes only mythscan's own files)")
-    elif old is None and opts.resume:
-        raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
     if old is not None:
         return old
-    manifest = {"version": MANIFEST_VERSION, "tool": "mythscan batch", "run": run, "inputs": list(opts.inputs),
-                "started": _now(), "parts": [], "seconds": 0.0, "complete": False}
+    manifest = {"version": MANIFEST_VERSION, "tool": TOOL, "run": run, "inputs": list(opts.inputs),
+                "started": _now(), "parts": [], "files": [], "seconds": 0.0, "complete": False}
     write_manifest(out, manifest)
     return manifest
 
 
-class _Lock:
-    def __init__(self, out: Path):
-        self.path, self.fh = Path(out) / ".lock", None
+def _lock(out: Path):
+    """DIR/.lock while a batch writes there (removed afterwards); a second batch on DIR stops at once."""
+    from .fileio import file_lock
 
-    def __enter__(self):
-        try:
-            import fcntl
-        except ImportError:  # not on POSIX: no lock
-            return self
-        self.fh = open(self.path, "w")
-        try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.fh.close()
-            raise InputError(f"{self.path.parent}: another mythscan batch is writing to this directory", hint="wait for it, or use another --out") from None
-        return self
-
-    def __exit__(self, *exc):
-        if self.fh:
-            self.fh.close()
+    return file_lock(Path(out) / ".lock", timeout=0, busy=lambda: InputError(
+        f"{out}: another mythscan batch is writing to this directory", hint="wait for it, or use another --out"))
 
 
 # --- the local engine ----------------------------------------------------------------------------------
@@ -486,10 +545,14 @@ def run_batch(opts: BatchOptions) -> dict:
         raise InputError("--chunk-size and --workers must be at least 1")
     log = opts.log or (lambda msg: None)
     out = Path(opts.out)
+    check_out(opts)
     sources = discover(opts.inputs, text_column=opts.text_column, id_column=opts.id_column, exclude=out)
     run = run_options(opts, sources)
-    out.mkdir(parents=True, exist_ok=True)
-    with _Lock(out):
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create the directory ({exc.strerror or exc})", hint="give a writable directory for --out") from None
+    with _lock(out):
         manifest = prepare_output(opts, run)
         if manifest.get("complete") and batch_report.outputs_present(out, opts.format):
             log(f"{out}: this run is already complete; nothing to do (--overwrite to redo it)")
@@ -509,6 +572,9 @@ def run_batch(opts: BatchOptions) -> dict:
                 run_ray(opts, sources, manifest)
             else:
                 run_local(opts, sources, manifest)
+        # the outputs are listed before they are written: a later --overwrite deletes only listed files
+        manifest["files"] = sorted(set(manifest.get("files") or []) | set(batch_report.output_names(opts.format)))
+        write_manifest(out, manifest)
         summary = batch_report.finalize(out, manifest, sources, opts)
         manifest.update(complete=True, finished=_now(), format=opts.format)
         write_manifest(out, manifest)

@@ -239,7 +239,7 @@ def train(config: str = typer.Option("stack", "--config", "-c", help="Training c
     """Train a model version, compare it with the default on the test split, and promote it if it is not worse."""
     from .data import load_splits
     from .evaluation_cli import load_eval_data
-    from .registry import GATE_METRICS, TOLERANCE, compare_many, ref_of, set_default
+    from .registry import GATE_METRICS, TOLERANCE, compare_many, default_name_of, ref_of, set_default
     from .training import train as do_train
 
     gates = [load_eval_data(f) for f in (gate_data or [])]  # bad gate files fail before training
@@ -265,7 +265,8 @@ def train(config: str = typer.Option("stack", "--config", "-c", help="Training c
         typer.echo(f"default model is now {ref}" + ("" if not regressions else " (forced with --promote despite: " + ", ".join(regressions) + ")"))
     else:
         typer.echo(f"kept the default: the new model regressed on {', '.join(regressions)} beyond the tolerance {TOLERANCE}; "
-                   f"promote it anyway with `mythscan models promote {ref_of(path)}`")
+                   f"promote it anyway with `mythscan models promote {ref_of(path)}`"
+                   + (f" (until then `--model {path.parent.name}` stays the default, use --model {ref_of(path)})" if default_name_of(path.parent.name) else ""))
 
 
 @labels_app.command("suggest")

@@ -226,5 +226,10 @@ def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = 
         path = models_dir() / cfg.name / meta["version"]
     model.save(path, meta)
     if not out_dir:
-        atomic_write_text(models_dir() / cfg.name / "CURRENT", meta["version"] + "\n")
+        from .registry import default_name_of
+
+        # `--model NAME` means NAME/CURRENT: while a version of NAME is the default it stays on the
+        # default (it moves when a version is promoted, registry.set_default); otherwise the newest
+        if default_name_of(cfg.name) is None:
+            atomic_write_text(models_dir() / cfg.name / "CURRENT", meta["version"] + "\n")
     return model, path, meta

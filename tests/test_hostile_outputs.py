@@ -367,3 +367,65 @@ def test_overwrite_deletes_only_what_the_manifest_names(project_home, tmp_path):
     import pandas as pd
 
     assert pd.read_parquet(out / "articles.parquet").article_id.tolist() == ["a0"]
+
+
+# --- models: one notion of "current" -------------------------------------------------------------------
+
+def test_name_current_follows_the_default_through_train_promote_and_rollback(project_home, tiny_labels, tmp_path, monkeypatch):
+    """`--model cand` means cand/CURRENT: it stays on the default while a version of cand is the
+    default (a new version that is not promoted does not move it), promote and rollback move it."""
+    import mythscan.registry as registry
+    from mythscan.training import TrainConfig, train
+
+    home = tmp_path / "home"
+    shutil.copytree(project_home, home)
+    models = home / "models"
+    monkeypatch.setenv("MYTHSCAN_HOME", str(home))
+    versions = iter(f"v2026010{i}-000000" for i in range(1, 9))
+    monkeypatch.setattr(registry, "new_version", lambda: next(versions))  # two trainings in one second would share a name
+    quick = {"kind": "tfidf", "tune_threshold": False, "calibrate": False, "params": {"C": 5.0}}  # no cross-validation
+
+    def train_version(name):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # speed only: L-BFGS threads crawl on a busy 2-core machine
+            return train(TrainConfig.from_dict({"name": name, **quick}), labels_path=tiny_labels, evaluate_test=False)[1].name
+
+    v1 = train_version("cand")
+    assert run_cli("models", "promote", f"cand/{v1}", home=home).returncode == 0  # as `train` does when it promotes
+    assert (models / "cand" / "CURRENT").read_text().strip() == v1
+    v2 = train_version("cand")  # not promoted (regressed, or --no-promote)
+    assert (models / "cand" / "CURRENT").read_text().strip() == v1
+    r = run_cli("models", "show", "cand", home=home)
+    assert r.returncode == 0 and v1 in r.stdout.decode() and v2 not in r.stdout.decode()
+    assert run_cli("models", "promote", f"cand/{v2}", home=home).returncode == 0
+    assert (models / "cand" / "CURRENT").read_text().strip() == v2
+    r = run_cli("models", "rollback", home=home)
+    assert r.returncode == 0 and (models / "DEFAULT").read_text().strip() == f"cand/{v1}"
+    assert (models / "cand" / "CURRENT").read_text().strip() == v1
+    # a name with no version as the default: CURRENT is its newest version, as before
+    v3 = train_version("other")
+    assert (models / "other" / "CURRENT").read_text().strip() == v3 and (models / "DEFAULT").read_text().strip() == f"cand/{v1}"
+
+
+def test_a_directory_named_like_a_model_does_not_replace_it(project_home, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "tiny").mkdir()
+    (tmp_path / "tiny" / "config.json").write_text("{not a model")  # someone's folder that happens to be called tiny
+    env = {**os.environ, "MYTHSCAN_HOME": str(project_home)}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "mythscan.cli", *args], cwd=tmp_path, env=env, capture_output=True, timeout=300)
+
+    for args in ([], ["--model", "tiny"]):  # the default (models/DEFAULT says tiny) and the name
+        r = cli("score", str(MYTHS), "--format", "json", *args)
+        assert r.returncode == 0, (args, r.stderr.decode())
+        assert json.loads(r.stdout)["summary"]["sentences"] > 0
+    r = cli("score", str(MYTHS), "--model", "./tiny")  # a path is a path
+    assert r.returncode == 1 and "not valid JSON" in no_traceback(r)
+    r = cli("score", str(MYTHS), "--model", "nosuch")
+    err = no_traceback(r)
+    assert r.returncode == 1 and "not found" in err and "./nosuch" in err

@@ -56,23 +56,38 @@ def write_model_dir(model: BaseModel, path: Path, meta: dict) -> Path:
     return path
 
 
+def _looks_like_path(ref: str) -> bool:
+    return ref.startswith((".", "~")) or Path(ref).is_absolute() or "/" in ref or os.sep in ref
+
+
 def resolve_model_path(name_or_path: str | Path | None = None) -> Path:
-    """A model directory from a path, a name under models/, or the default (models/DEFAULT)."""
+    """A model directory from a name under models/ (``stack``, ``stack/v2026...``), a path, or the
+    default (models/DEFAULT).
+
+    Names are looked up under models/ first; the argument is read as a directory only when it looks
+    like a path (it starts with `.` or `~`, is absolute, or has a separator), so a directory in the
+    working directory that is named like a model (`stack`) does not silently replace it."""
     root = models_dir()
     if name_or_path is None:
         marker = root / DEFAULT_MODEL_FILE
         if not marker.exists():
             raise ModelError(f"no default model: {marker} is missing", hint="train one with `mythscan train` or pass --model")
         name_or_path = marker.read_text().strip()
-    p = Path(name_or_path)
-    for candidate in (p, root / p):
+    ref = str(name_or_path)
+    p = Path(ref).expanduser()
+    if ref.startswith((".", "~")) or p.is_absolute():
+        candidates = [p]
+    else:
+        candidates = [root / ref] + ([p] if _looks_like_path(ref) else [])
+    for candidate in candidates:
         if (candidate / "config.json").exists():
             return candidate
         current = candidate / "CURRENT"
         if current.exists() and (candidate / current.read_text().strip() / "config.json").exists():
             return candidate / current.read_text().strip()
-    raise ModelError(f"model {name_or_path!s} not found (looked in {p} and {root / p})",
-                     hint="`mythscan models list` shows the models; train one with `mythscan train`")
+    raise ModelError(f"model {ref} not found (looked in {' and '.join(str(c) for c in candidates)})",
+                     hint="`mythscan models list` shows the models; train one with `mythscan train`"
+                          + ("" if _looks_like_path(ref) else f"; for a directory here, write ./{ref}"))
 
 
 def load_model(name_or_path: str | Path | None = None) -> BaseModel:

@@ -429,3 +429,34 @@ def test_a_directory_named_like_a_model_does_not_replace_it(project_home, tmp_pa
     r = cli("score", str(MYTHS), "--model", "nosuch")
     err = no_traceback(r)
     assert r.returncode == 1 and "not found" in err and "./nosuch" in err
+
+
+# --- batch: syndicated copies are dropped before classification ---------------------------------------
+
+def test_batch_skips_duplicates_before_classifying_them(project_home, tmp_path, monkeypatch):
+    """Copies (byte-identical, or identical after normalising case and spacing) cost their extraction
+    at most: the model sees each distinct article once, and the rows are those of a run that
+    classified everything and dropped the copies afterwards (test_batch checks workers and Ray)."""
+    import pandas as pd
+
+    import mythscan.batch as batch
+    from mythscan.batch import BatchOptions, run_batch
+    from mythscan.scoring import Scorer
+    from tests.test_batch import MYTH_TEXT
+
+    monkeypatch.setenv("MYTHSCAN_HOME", str(project_home))
+    other = "Beijing's court blacklists list companies that ignore judgments. The social credit system is not one score."
+    texts = [MYTH_TEXT, MYTH_TEXT, other, MYTH_TEXT, "  " + MYTH_TEXT.upper() + " ", other, MYTH_TEXT]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    classified, extracted = [], []
+    real_classify, real_analyse = Scorer.classify, batch.analyse
+    monkeypatch.setattr(Scorer, "classify", lambda self, xs, *a, **k: classified.extend(xs) or real_classify(self, xs, *a, **k))
+    monkeypatch.setattr(batch, "analyse", lambda item, pf: extracted.append(item.item_idx) or real_analyse(item, pf))
+    summary = run_batch(BatchOptions(inputs=[str(feed)], out=tmp_path / "run", chunk_size=1, all_sentences=True))
+    t = summary["totals"]
+    assert (t["items"], t["articles"], t["duplicates"]) == (7, 2, 5)
+    assert len(classified) == t["candidates"] > 0  # nothing classified for a copy
+    assert len(extracted) < len(texts)  # a byte-identical copy after a finished part is not even extracted
+    arts = pd.read_parquet(tmp_path / "run" / "articles.parquet")
+    assert arts.article_id.tolist() == [f"{feed}#1", f"{feed}#3"]

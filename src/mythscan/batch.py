@@ -1,7 +1,8 @@
 """`mythscan batch`: score a whole archive, streaming, resumable, with a report.
 
 Pipeline per article: read (batch_inputs) -> extract (reading.document_from_bytes; trafilatura for
-HTML) -> split (splitting) -> prefilter (batch_filter) -> classify (Scorer) -> rows. The stream is
+HTML) -> split (splitting) -> prefilter (batch_filter) -> drop copies of earlier articles (text hash;
+byte-identical ones before extraction) -> classify (Scorer) -> rows. The stream is
 cut into parts of `chunk_size` items; each part is written atomically to DIR/_parts/ and then
 recorded in DIR/manifest.json together with the stream position after it, the input fingerprint
 and the options. A killed run continues after the last recorded part, so no row is lost or
@@ -150,10 +151,6 @@ def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[d
     return records
 
 
-def process_items(items: list[RawItem], scorer, pf: Prefilter, all_sentences: bool) -> list[dict]:
-    return classify_records([analyse(it, pf) for it in items], scorer, all_sentences)
-
-
 _WORKER: dict = {}
 
 
@@ -191,8 +188,12 @@ def _init_worker(model: str | None, threshold: float | None, prefilter: bool, al
     _WORKER.update(scorer=Scorer(model, threshold=threshold), pf=Prefilter(prefilter), all_sentences=all_sentences)
 
 
-def _work(items: list[RawItem]) -> list[dict]:
-    return process_items(items, _WORKER["scorer"], _WORKER["pf"], _WORKER["all_sentences"])
+def _extract_work(items: list[RawItem]) -> list[dict]:
+    return [analyse(it, _WORKER["pf"]) for it in items]
+
+
+def _classify_work(records: list[dict]) -> list[dict]:
+    return classify_records(records, _WORKER["scorer"], _WORKER["all_sentences"])
 
 
 # --- deduplication ----------------------------------------------------------------------------------
@@ -207,19 +208,42 @@ class SeenHashes:
         self._base = np.empty(0, dtype=np.uint64)
         self._recent: set[int] = set()
 
-    def add(self, h: str) -> bool:
-        """True when the hash is new (and is now recorded)."""
+    def __contains__(self, h: str) -> bool:
         v = int(h[:16], 16)
         if v in self._recent:
-            return False
+            return True
         i = int(self._np.searchsorted(self._base, self._np.uint64(v)))
-        if i < len(self._base) and int(self._base[i]) == v:
+        return i < len(self._base) and int(self._base[i]) == v
+
+    def add(self, h: str) -> bool:
+        """True when the hash is new (and is now recorded)."""
+        if h in self:
             return False
-        self._recent.add(v)
+        self._recent.add(int(h[:16], 16))
         if len(self._recent) >= 100_000:
             self._base = self._np.union1d(self._base, self._np.fromiter(self._recent, dtype=self._np.uint64))
             self._recent.clear()
         return True
+
+
+def raw_key(item: RawItem) -> str | None:
+    """Hash of everything extraction reads (bytes, HTML flag, declared charset, and the URL for
+    HTML): two items with one key give the same text, so a later one is a copy before extraction."""
+    if item.error or item.skip or not item.data:
+        return None
+    h = hashlib.blake2b(item.data, digest_size=16)
+    h.update(f"\0{item.html}\0{item.charset}\0{'' if item.html is False else item.url}".encode())
+    return h.hexdigest()
+
+
+def mark_duplicates(records: list[dict], seen: SeenHashes) -> None:
+    """Articles whose text hash was seen earlier in the input become ``duplicate`` records, in input
+    order, before classification: a syndicated copy costs its extraction only."""
+    for r in records:
+        if r["status"] == "article" and not seen.add(r["hash"]):
+            for k in ("meta", "warnings", "spans", "cand"):
+                r.pop(k, None)
+            r["status"] = "duplicate"
 
 
 # --- parts and manifest ------------------------------------------------------------------------------
@@ -298,6 +322,8 @@ def part_rows(records: list[dict], seen: SeenHashes | None) -> tuple[list, list,
         elif r["status"] == "skip":
             key = r["reason"]
             stats["skipped"][key] = stats["skipped"].get(key, 0) + 1
+        elif r["status"] == "duplicate":
+            stats["duplicates"] += 1
         elif seen is not None and not seen.add(r["article"]["text_hash"]):
             stats["duplicates"] += 1
         else:
@@ -474,12 +500,15 @@ def _maybe_crash(written: int) -> None:
 
 
 def run_local(opts: BatchOptions, sources: list[Source], manifest: dict) -> None:
+    """Parts in input order. Per part: extract (workers), drop copies of earlier articles by text hash
+    (and, before extraction, byte-identical copies of articles of earlier parts), classify the rest
+    (workers), write. Copies are never classified; the rows are the same whatever --workers."""
     out, store = Path(opts.out), PartStore(Path(opts.out))
     parts = manifest["parts"]
     start = tuple(parts[-1]["end"]) if parts else (0, 0)
-    seen = None
+    seen = raw_seen = None
     if opts.dedup:
-        seen = SeenHashes()
+        seen, raw_seen = SeenHashes(), SeenHashes()
         for h in store.hashes(parts):
             seen.add(h)
     total = sum(s.size for s in sources)
@@ -499,11 +528,26 @@ def run_local(opts: BatchOptions, sources: list[Source], manifest: dict) -> None
         scorer = Scorer(opts.model, threshold=opts.threshold)
     written, clock = 0, time.perf_counter()
 
+    def submit(fn, work: list) -> list[Future]:
+        if not work:
+            return []
+        if executor is None:
+            return [_done([analyse(it, pf) for it in work] if fn is _extract_work else classify_records(work, scorer, opts.all_sentences))]
+        step = max(8, -(-len(work) // (opts.workers * 4)))
+        return [executor.submit(fn, work[i:i + step]) for i in range(0, len(work), step)]
+
     def finish(pending) -> None:
         nonlocal written, clock
-        items_first, items_last, futs, pos = pending
-        records = [r for f in futs for r in f.result()]
-        articles, sentences, errors, stats = part_rows(records, seen)
+        items_first, items_last, futs, pos, copies, keys = pending
+        records = sorted([r for f in futs for r in f.result()] + copies, key=lambda r: (r["file_idx"], r["item_idx"]))
+        if seen is not None:
+            mark_duplicates(records, seen)
+            for r in records:
+                key = keys.get((r["file_idx"], r["item_idx"])) if r["status"] == "article" else None
+                if key:
+                    raw_seen.add(key)
+        records = [r for f in submit(_classify_work, records) for r in f.result()]
+        articles, sentences, errors, stats = part_rows(records, None)
         now = time.perf_counter()
         commit_part(out, manifest, store, articles, sentences, errors, stats, start=items_first,
                     end=items_last, elapsed=now - clock)
@@ -515,15 +559,18 @@ def run_local(opts: BatchOptions, sources: list[Source], manifest: dict) -> None
     try:
         pending = None
         for items in _chunks(iter_items(sources, start), opts.chunk_size):
-            if executor:
-                step = max(8, -(-len(items) // (opts.workers * 4)))
-                futs = [executor.submit(_work, items[i:i + step]) for i in range(0, len(items), step)]
-            else:
-                futs = [_done(process_items(items, scorer, pf, opts.all_sentences))]
+            todo, copies, keys = items, [], {}
+            if raw_seen is not None:  # byte-identical copies of articles of earlier parts: not even extracted
+                keys = {(it.file_idx, it.item_idx): raw_key(it) for it in items}
+                copy = {pos for pos, key in keys.items() if key and key in raw_seen}
+                todo = [it for it in items if (it.file_idx, it.item_idx) not in copy]
+                copies = [{"file_idx": it.file_idx, "item_idx": it.item_idx, "article_id": it.article_id, "input": it.input,
+                           "status": "duplicate"} for it in items if (it.file_idx, it.item_idx) in copy]
+            futs = submit(_extract_work, todo)
             first, last = items[0], items[-1]
             if pending:
                 finish(pending)
-            pending = ((first.file_idx, first.item_idx), (last.file_idx, last.item_idx + 1), futs, last.pos)
+            pending = ((first.file_idx, first.item_idx), (last.file_idx, last.item_idx + 1), futs, last.pos, copies, keys)
         if pending:
             finish(pending)
     finally:

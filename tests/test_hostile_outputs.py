@@ -460,3 +460,90 @@ def test_batch_skips_duplicates_before_classifying_them(project_home, tmp_path, 
     assert len(extracted) < len(texts)  # a byte-identical copy after a finished part is not even extracted
     arts = pd.read_parquet(tmp_path / "run" / "articles.parquet")
     assert arts.article_id.tolist() == [f"{feed}#1", f"{feed}#3"]
+
+
+# --- messages that say what is wrong ----------------------------------------------------------------
+
+def test_unsupported_type_hint_lists_what_the_command_reads(project_home, tmp_path):
+    (tmp_path / "x.txt").write_text("text,label\n")
+    r = run_cli("evaluate", "--model", "tiny", "--data", str(tmp_path / "x.txt"), home=project_home)
+    err = no_traceback(r)
+    assert r.returncode == 1 and "unsupported" in err and "'.txt'" in err and "use .csv, .jsonl or .parquet" in err, err
+    (tmp_path / "x.docx").write_text("a sentence")
+    r = run_cli("classify", str(tmp_path / "x.docx"), home=project_home)  # classify does read .txt
+    err = no_traceback(r)
+    assert r.returncode == 1 and "use .txt, .csv, .jsonl or .parquet" in err, err
+
+
+@pytest.mark.parametrize("name,content", [
+    ("notes.txt", "Just one line of prose, not a label file.\n"),
+    ("header.csv", "id,text,label,category,group,register,split\n"),
+    ("other.csv", "headline,outlet\nA story,Daily\n"),
+    ("empty.jsonl", "\n"),
+])
+def test_labels_validate_fails_on_a_file_that_holds_no_labels(project_home, tmp_path, name, content):
+    (tmp_path / name).write_text(content)
+    r = run_cli("labels", "validate", str(tmp_path / name), home=project_home)
+    out = r.stdout.decode() + no_traceback(r)
+    assert r.returncode == 1 and "ok:" not in out, out
+    assert "missing column" in out or "no label rows" in out, out
+
+
+def test_batch_exits_1_when_no_article_could_be_read(project_home, tmp_path):
+    d = tmp_path / "inputs"
+    d.mkdir()
+    (d / "empty.txt").write_bytes(b"")
+    (d / "photo.html").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    out = tmp_path / "run"
+    r = run_cli("batch", str(d), "--out", str(out), home=project_home)
+    err = no_traceback(r)
+    assert r.returncode == 1 and "no article could be read" in err and "errors.jsonl" in err, err
+    assert len((out / "errors.jsonl").read_text().splitlines()) == 2 and (out / "report.html").exists()  # outputs still written
+    (d / "ok.txt").write_text("Social credit in China\n\nThe social credit system gives every citizen a single score.")
+    r = run_cli("batch", str(d), "--out", str(tmp_path / "run2"), home=project_home)
+    assert r.returncode == 0, r.stderr.decode()  # one readable article: errors are per input, as before
+
+
+@pytest.mark.parametrize("toml,needle", [
+    ('name = "s"\nkind = "stack"\n[params.base]\n[params.base.params]\nC = 1.0\n', "params.base"),
+    ('name = "s"\nkind = "stack"\n[params]\nbase = "tfidf"\n', "params.base"),
+    ('name = "e"\nkind = "ensemble"\n[params]\nmembers = ["embed", "tfidff"]\n', "tfidff"),
+    ('name = "s"\nkind = "stack"\n[params.base]\nkind = "ensemble"\n[params.base.params]\nmembers = ["svm"]\n', "svm"),
+    ('name = "k"\nkind = "forest"\n', "forest"),
+])
+def test_bad_training_configs_name_the_file_and_the_key(project_home, tmp_path, toml, needle):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(toml)
+    r = run_cli("train", "--config", str(cfg), "--out", str(tmp_path / "m"), home=project_home)
+    err = no_traceback(r)
+    assert r.returncode == 1 and "unexpected" not in err and str(cfg) in err and needle in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_broken_model_dirs_name_the_file_and_the_key(tiny_model, tmp_path):
+    from mythscan.errors import ModelError
+    from mythscan.persistence import load_model
+
+    for key in ("fine_classes", "kind"):
+        d = tmp_path / f"no-{key}"
+        shutil.copytree(tiny_model, d)
+        config = json.loads((d / "config.json").read_text())
+        del config[key]
+        (d / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ModelError, match=rf"config\.json.*{key}"):
+            load_model(d)
+    for name in ("heads.safetensors", "vectorizer.safetensors"):
+        d = tmp_path / f"bad-{name}"
+        shutil.copytree(tiny_model, d)
+        (d / name).write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header}" + bytes(40))
+        with pytest.raises(ModelError, match=name.replace(".", r"\.")):
+            load_model(d)
+
+
+def test_corrupt_weights_are_one_clear_line_naming_the_file(project_home, tiny_model, tmp_path):
+    d = tmp_path / "broken"
+    shutil.copytree(tiny_model, d)
+    (d / "heads.safetensors").write_bytes(b"garbage")
+    r = run_cli("score", str(MYTHS), "--model", str(d), home=project_home)
+    err = no_traceback(r)
+    assert r.returncode == 1 and str(d / "heads.safetensors") in err and "unexpected" not in err, err

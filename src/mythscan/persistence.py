@@ -97,15 +97,25 @@ def load_model(name_or_path: str | Path | None = None) -> BaseModel:
         meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: config.json or meta.json is not valid JSON ({exc})", hint="retrain the model") from None
+    missing = [k for k in ("kind", "fine_classes") if k not in config] if isinstance(config, dict) else ["kind", "fine_classes"]
+    if missing:
+        raise ModelError(f"{path / 'config.json'}: missing key(s) {missing}", hint="the model directory is incomplete; retrain it with `mythscan train`")
     kind = config.get("kind")
     if kind not in MODEL_KINDS:
         raise ModelError(f"{path}: unknown model kind {kind!r}", hint="this mythscan may be older than the model")
     import numpy as np
 
-    model = MODEL_KINDS[kind](decision=Decision(**config.get("decision", {})), params=config.get("params", {}))
+    try:
+        decision = Decision(**config.get("decision", {}))
+    except TypeError as exc:
+        raise ModelError(f"{path / 'config.json'}: bad `decision` ({exc})", hint="retrain the model") from None
+    model = MODEL_KINDS[kind](decision=decision, params=config.get("params", {}))
     model.fine_classes_ = np.asarray(config["fine_classes"])
     model.category_kind = dict(config.get("category_kind", {}))
-    model._load_weights(path)
+    try:
+        model._load_weights(path)
+    except KeyError as exc:  # a model file (members.json, base.json, ...) lacks a field
+        raise ModelError(f"{path}: a model file lacks the key {exc}", hint="the model directory is incomplete; retrain it with `mythscan train`") from None
     model.meta = meta
     model.path = path
     return model

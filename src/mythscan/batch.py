@@ -404,21 +404,16 @@ def check_out(opts: "BatchOptions") -> None:
     out = Path(opts.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory", hint="give a directory for --out")
-    if not out.exists():
-        blocker = next((q for q in out.parents if q.exists()), None)
-        if blocker is not None and not blocker.is_dir():
-            raise InputError(f"{out}: cannot be created: {blocker} is not a directory", hint="give a directory for --out")
-        if opts.resume:
-            raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
+    blocker = next((q for q in out.parents if q.exists()), None) if not out.exists() else None
+    if blocker is not None and not blocker.is_dir():
+        raise InputError(f"{out}: cannot be created: {blocker} is not a directory", hint="give a directory for --out")
+    if out.exists() and load_manifest(out) is not None:
         return
-    if load_manifest(out) is None:
-        if _foreign_entries(out):
-            if opts.resume:
-                raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
-            raise InputError(f"{out}: is not empty and holds no mythscan batch run (no {MANIFEST})",
-                             hint="choose a new or empty directory; --overwrite replaces only a mythscan run's own files")
-        if opts.resume:
-            raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
+    if opts.resume:
+        raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
+    if out.exists() and _foreign_entries(out):
+        raise InputError(f"{out}: is not empty and holds no mythscan batch run (no {MANIFEST})",
+                         hint="choose a new or empty directory; --overwrite replaces only a mythscan run's own files")
 
 
 def run_options(opts: BatchOptions, sources: list[Source]) -> dict:

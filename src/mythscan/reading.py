@@ -228,8 +228,9 @@ def read_source(source: str, *, max_bytes: int = MAX_BYTES, timeout: float = URL
     return read_file(source, max_bytes=max_bytes)
 
 
-def read_table(path: str | Path, *, what: str = "table"):
-    """A .csv/.jsonl/.parquet file as a pandas DataFrame of strings, with clear errors."""
+def read_table(path: str | Path, *, what: str = "table", also: tuple[str, ...] = ()):
+    """A .csv/.jsonl/.parquet file as a pandas DataFrame of strings, with clear errors. ``also``: the
+    other types the caller reads itself (e.g. ``.txt``), named in the hint for an unsupported type."""
     import pandas as pd
 
     p = Path(path)
@@ -244,7 +245,7 @@ def read_table(path: str | Path, *, what: str = "table"):
         elif suffix == ".parquet":
             df = pd.read_parquet(p)
         else:
-            raise InputError(f"{p}: unsupported {what} type {suffix!r}", hint="use .txt, .csv, .jsonl or .parquet")
+            raise InputError(f"{p}: unsupported {what} type {suffix!r}", hint=f"use {', '.join(also + ('.csv', '.jsonl'))} or .parquet")
     except InputError:
         raise
     except UnicodeDecodeError as exc:
@@ -271,7 +272,7 @@ def read_sentences(source: str, *, text_column: str = "text", max_bytes: int = 2
         if not lines:
             raise InputError(f"{source}: holds no sentences", hint="give one sentence per line")
         return lines, None
-    df = read_table(source)
+    df = read_table(source, also=(".txt",))
     if text_column not in df.columns:
         raise InputError(f"{source}: no column {text_column!r}; found {list(df.columns)[:20]}", hint="pass --text-column NAME")
     texts = ["" if v is None else str(v) for v in df[text_column].tolist()]

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -179,7 +180,11 @@ def test_train_evaluate_and_models_list(project_home, tiny_labels, tmp_path):
 def test_html_report_renders_in_headless_chromium(project_home, tmp_path):
     """The HTML page renders: headless Chromium prints a DOM with the highlighted myths."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    assert chromium, "chromium is needed for this test: apt-get install chromium (.ci/run installs it)"
+    if not chromium:
+        # a fresh machine runs the README's test command without Chromium; CI must run this test
+        if os.environ.get("MYTHSCAN_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("MYTHSCAN_REQUIRE_CHROMIUM=1 but chromium is not installed: apt-get install chromium (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium); .ci/run sets MYTHSCAN_REQUIRE_CHROMIUM=1 to require it")
     out = tmp_path / "report.html"
     r = run_cli("score", str(MYTHS), "--format", "html", "--out", str(out), home=project_home)
     assert r.returncode == 0

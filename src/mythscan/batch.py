@@ -1,7 +1,8 @@
 """`mythscan batch`: score a whole archive, streaming, resumable, with a report.
 
 Pipeline per article: read (batch_inputs) -> extract (reading.document_from_bytes; trafilatura for
-HTML) -> split (splitting) -> prefilter (batch_filter) -> classify (Scorer) -> rows. The stream is
+HTML) -> split (splitting) -> prefilter (batch_filter) -> drop copies of earlier articles (text hash;
+byte-identical ones before extraction) -> classify (Scorer) -> rows. The stream is
 cut into parts of `chunk_size` items; each part is written atomically to DIR/_parts/ and then
 recorded in DIR/manifest.json together with the stream position after it, the input fingerprint
 and the options. A killed run continues after the last recorded part, so no row is lost or
@@ -14,7 +15,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import signal
 import time
 import unicodedata
@@ -33,7 +33,8 @@ MANIFEST = "manifest.json"
 PARTS = "_parts"
 RAY_STAGE = "_ray_stage"
 FORMATS = ("parquet", "csv", "jsonl")
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: the manifest lists the output files the run wrote ("files")
+TOOL = "mythscan batch"
 CRASH_ENV = "MYTHSCAN_BATCH_CRASH_AFTER"  # tests only: SIGKILL this process after N parts
 
 ARTICLE_FIELDS = [  # fixed columns of articles.*; every other metadata column follows as a string
@@ -177,10 +178,6 @@ def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[d
     return records
 
 
-def process_items(items: list[RawItem], scorer, pf: Prefilter, all_sentences: bool) -> list[dict]:
-    return classify_records([analyse(it, pf) for it in items], scorer, all_sentences)
-
-
 _WORKER: dict = {}
 
 
@@ -218,8 +215,12 @@ def _init_worker(model: str | None, threshold: float | None, prefilter: bool, al
     _WORKER.update(scorer=Scorer(model, threshold=threshold), pf=Prefilter(prefilter), all_sentences=all_sentences)
 
 
-def _work(items: list[RawItem]) -> list[dict]:
-    return process_items(items, _WORKER["scorer"], _WORKER["pf"], _WORKER["all_sentences"])
+def _extract_work(items: list[RawItem]) -> list[dict]:
+    return [analyse(it, _WORKER["pf"]) for it in items]
+
+
+def _classify_work(records: list[dict]) -> list[dict]:
+    return classify_records(records, _WORKER["scorer"], _WORKER["all_sentences"])
 
 
 # --- deduplication ----------------------------------------------------------------------------------
@@ -234,19 +235,42 @@ class SeenHashes:
         self._base = np.empty(0, dtype=np.uint64)
         self._recent: set[int] = set()
 
-    def add(self, h: str) -> bool:
-        """True when the hash is new (and is now recorded)."""
+    def __contains__(self, h: str) -> bool:
         v = int(h[:16], 16)
         if v in self._recent:
-            return False
+            return True
         i = int(self._np.searchsorted(self._base, self._np.uint64(v)))
-        if i < len(self._base) and int(self._base[i]) == v:
+        return i < len(self._base) and int(self._base[i]) == v
+
+    def add(self, h: str) -> bool:
+        """True when the hash is new (and is now recorded)."""
+        if h in self:
             return False
-        self._recent.add(v)
+        self._recent.add(int(h[:16], 16))
         if len(self._recent) >= 100_000:
             self._base = self._np.union1d(self._base, self._np.fromiter(self._recent, dtype=self._np.uint64))
             self._recent.clear()
         return True
+
+
+def raw_key(item: RawItem) -> str | None:
+    """Hash of everything extraction reads (bytes, HTML flag, declared charset, and the URL for
+    HTML): two items with one key give the same text, so a later one is a copy before extraction."""
+    if item.error or item.skip or not item.data:
+        return None
+    h = hashlib.blake2b(item.data, digest_size=16)
+    h.update(f"\0{item.html}\0{item.charset}\0{'' if item.html is False else item.url}".encode())
+    return h.hexdigest()
+
+
+def mark_duplicates(records: list[dict], seen: SeenHashes) -> None:
+    """Articles whose text hash was seen earlier in the input become ``duplicate`` records, in input
+    order, before classification: a syndicated copy costs its extraction only."""
+    for r in records:
+        if r["status"] == "article" and not seen.add(r["hash"]):
+            for k in ("meta", "warnings", "spans", "cand"):
+                r.pop(k, None)
+            r["status"] = "duplicate"
 
 
 # --- parts and manifest ------------------------------------------------------------------------------
@@ -256,6 +280,25 @@ def _arrow_schema(fields, extra: Iterable[str] = ()):
 
     types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_()}
     return pa.schema([pa.field(n, types[t]) for n, t in fields] + [pa.field(n, pa.string()) for n in extra])
+
+
+PART_KINDS = ("articles.parquet", "sentences.parquet", "errors.jsonl")
+
+
+def _unlink_with_temps(path: Path) -> None:
+    """PATH and the temporary files mythscan writes beside it (`.NAME.tmp`, mkstemp's `.NAME.xxxxxxxx`)."""
+    temp = re.compile(rf"\.{re.escape(path.name)}\.([a-z0-9_]{{8}}|tmp)")
+    if path.parent.is_dir():
+        for q in [path, *(q for q in path.parent.iterdir() if temp.fullmatch(q.name))]:
+            if q.is_file() or q.is_symlink():
+                q.unlink()
+
+
+def _rmdir_if_empty(d: Path) -> None:
+    try:
+        d.rmdir()
+    except OSError:  # missing, or not empty: someone else's files stay
+        pass
 
 
 class PartStore:
@@ -280,6 +323,14 @@ class PartStore:
             atomic_write_bytes(self.path(idx, kind), buf.getvalue().to_pybytes())
         atomic_write_text(self.path(idx, "errors.jsonl"), "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in errors))
 
+    def remove(self, parts: list[dict]) -> None:
+        """Delete these parts' files (and temporary files left by a kill while writing them); the
+        directory goes too once empty. Nothing else in it is touched."""
+        for p in parts:
+            for kind in PART_KINDS:
+                _unlink_with_temps(self.path(int(p["part"]), kind))
+        _rmdir_if_empty(self.dir)
+
     def hashes(self, parts: list[dict]) -> Iterator[str]:
         import pyarrow.parquet as pq
 
@@ -298,6 +349,8 @@ def part_rows(records: list[dict], seen: SeenHashes | None) -> tuple[list, list,
         elif r["status"] == "skip":
             key = r["reason"]
             stats["skipped"][key] = stats["skipped"].get(key, 0) + 1
+        elif r["status"] == "duplicate":
+            stats["duplicates"] += 1
         elif seen is not None and not seen.add(r["article"]["text_hash"]):
             stats["duplicates"] += 1
         else:
@@ -318,26 +371,76 @@ def write_manifest(out: Path, manifest: dict) -> None:
 
 
 def load_manifest(out: Path) -> dict | None:
+    """DIR's mythscan manifest, None without one; a manifest.json that is not mythscan's is refused
+    (it proves nothing about the files beside it, so mythscan neither continues nor deletes them)."""
     p = Path(out) / MANIFEST
     if not p.exists():
         return None
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        m = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InputError(f"{p}: unreadable manifest ({exc})", hint="use --overwrite to start afresh") from None
+        m, why = None, f"unreadable: {exc}"
+    else:
+        why = "no `tool` field"
+    if not isinstance(m, dict) or m.get("tool") != TOOL or not isinstance(m.get("parts"), list):
+        raise InputError(f"{p}: not a mythscan batch manifest ({why})",
+                         hint="choose another --out directory; mythscan neither continues nor deletes a run it cannot prove is its own")
+    return m
 
 
-def _our_entries(out: Path) -> list[Path]:
-    names = {MANIFEST, PARTS, RAY_STAGE, ".lock", "errors.jsonl", "summary.json", "report.html"}
-    names |= {f"{t}.{f}" for t in ("sentences", "articles") for f in FORMATS}
-    return [p for p in out.iterdir() if p.name in names or p.name.startswith(f".{MANIFEST}.")]
+OUTPUT_NAMES = {"errors.jsonl", "summary.json", "report.html"} | {f"{t}.{f}" for t in ("sentences", "articles") for f in FORMATS}
 
 
-def _clear(out: Path) -> None:
-    for p in _our_entries(out):
-        if p.name == ".lock":
-            continue
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
+def _foreign_entries(out: Path) -> list[Path]:
+    """What is in DIR besides a stale lock file."""
+    return [p for p in out.iterdir() if p.name != ".lock"]
+
+
+def _clear(out: Path, manifest: dict) -> None:
+    """Delete what the manifest proves is this run's: the output files it lists (only names mythscan
+    writes), its parts, its Ray stage and the manifest; everything else in DIR stays."""
+    files = manifest.get("files")
+    if files is None:  # version 1 manifests did not list their files: the outputs of the last format written
+        fmt = manifest.get("format")
+        files = [f"{t}.{fmt}" for t in ("sentences", "articles")] + ["errors.jsonl", "summary.json", "report.html"] if fmt else []
+    for name in files:
+        if name in OUTPUT_NAMES:
+            _unlink_with_temps(out / name)
+    PartStore(out).remove(manifest["parts"])
+    if (manifest.get("run") or {}).get("engine") == "ray":
+        clear_stage(out / RAY_STAGE)
+    _unlink_with_temps(out / MANIFEST)
+
+
+def clear_stage(stage: Path) -> None:
+    """Delete a Ray stage: the Parquet files Ray wrote and the stage marker, then empty directories."""
+    if not stage.is_dir():
+        return
+    for q in sorted(stage.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+        if q.is_file() and (q.suffix == ".parquet" or q.name == "_DONE.json"):
+            q.unlink()
+        elif q.is_dir():
+            _rmdir_if_empty(q)
+    _rmdir_if_empty(stage)
+
+
+def check_out(opts: "BatchOptions") -> None:
+    """Refuse an --out that mythscan may not use before anything (directory, lock) is created there:
+    a file, a path under a file, a non-empty directory without a mythscan manifest (even with
+    --overwrite: only a manifest proves which files are mythscan's), nothing to --resume."""
+    out = Path(opts.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory", hint="give a directory for --out")
+    blocker = next((q for q in out.parents if q.exists()), None) if not out.exists() else None
+    if blocker is not None and not blocker.is_dir():
+        raise InputError(f"{out}: cannot be created: {blocker} is not a directory", hint="give a directory for --out")
+    if out.exists() and load_manifest(out) is not None:
+        return
+    if opts.resume:
+        raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
+    if out.exists() and _foreign_entries(out):
+        raise InputError(f"{out}: is not empty and holds no mythscan batch run (no {MANIFEST})",
+                         hint="choose a new or empty directory; --overwrite replaces only a mythscan run's own files")
 
 
 def run_options(opts: BatchOptions, sources: list[Source]) -> dict:
@@ -356,53 +459,30 @@ def run_options(opts: BatchOptions, sources: list[Source]) -> dict:
 def prepare_output(opts: BatchOptions, run: dict) -> dict:
     """The manifest to continue (same run), or a fresh one; refuses other runs' results."""
     out = Path(opts.out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a directory", hint="give a directory for --out")
-    out.mkdir(parents=True, exist_ok=True)
+    check_out(opts)  # again, under the lock
     old = load_manifest(out)
-    if opts.overwrite:
-        _clear(out)
+    if opts.overwrite and old is not None:
+        _clear(out, old)
         old = None
     elif old is not None and old.get("run") != run:
         prev = old.get("run") or {}
         diff = [k for k in sorted(set(run) | set(prev)) if run.get(k) != prev.get(k)]
         raise InputError(f"{out}: holds results of a different run (differs in: {', '.join(diff)})",
                          hint="use --overwrite to replace them, or choose another --out directory")
-    elif old is None and [p for p in out.iterdir() if p.name != ".lock"]:
-        if opts.resume:
-            raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume, or use --overwrite")
-        raise InputError(f"{out}: is not empty and holds no mythscan batch run",
-                         hint="choose a new or empty directory, or use --overwrite (removes only mythscan's own files)")
-    elif old is None and opts.resume:
-        raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
     if old is not None:
         return old
-    manifest = {"version": MANIFEST_VERSION, "tool": "mythscan batch", "run": run, "inputs": list(opts.inputs),
-                "started": _now(), "parts": [], "seconds": 0.0, "complete": False}
+    manifest = {"version": MANIFEST_VERSION, "tool": TOOL, "run": run, "inputs": list(opts.inputs),
+                "started": _now(), "parts": [], "files": [], "seconds": 0.0, "complete": False}
     write_manifest(out, manifest)
     return manifest
 
 
-class _Lock:
-    def __init__(self, out: Path):
-        self.path, self.fh = Path(out) / ".lock", None
+def _lock(out: Path):
+    """DIR/.lock while a batch writes there (removed afterwards); a second batch on DIR stops at once."""
+    from .fileio import file_lock
 
-    def __enter__(self):
-        try:
-            import fcntl
-        except ImportError:  # not on POSIX: no lock
-            return self
-        self.fh = open(self.path, "w")
-        try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.fh.close()
-            raise InputError(f"{self.path.parent}: another mythscan batch is writing to this directory", hint="wait for it, or use another --out") from None
-        return self
-
-    def __exit__(self, *exc):
-        if self.fh:
-            self.fh.close()
+    return file_lock(Path(out) / ".lock", timeout=0, busy=lambda: InputError(
+        f"{out}: another mythscan batch is writing to this directory", hint="wait for it, or use another --out"))
 
 
 # --- the local engine ----------------------------------------------------------------------------------
@@ -442,12 +522,15 @@ def _maybe_crash(written: int) -> None:
 
 
 def run_local(opts: BatchOptions, sources: list[Source], manifest: dict) -> None:
+    """Parts in input order. Per part: extract (workers), drop copies of earlier articles by text hash
+    (and, before extraction, byte-identical copies of articles of earlier parts), classify the rest
+    (workers), write. Copies are never classified; the rows are the same whatever --workers."""
     out, store = Path(opts.out), PartStore(Path(opts.out))
     parts = manifest["parts"]
     start = tuple(parts[-1]["end"]) if parts else (0, 0)
-    seen = None
+    seen = raw_seen = None
     if opts.dedup:
-        seen = SeenHashes()
+        seen, raw_seen = SeenHashes(), SeenHashes()
         for h in store.hashes(parts):
             seen.add(h)
     total = sum(s.size for s in sources)
@@ -467,11 +550,26 @@ def run_local(opts: BatchOptions, sources: list[Source], manifest: dict) -> None
         scorer = Scorer(opts.model, threshold=opts.threshold)
     written, clock = 0, time.perf_counter()
 
+    def submit(fn, work: list) -> list[Future]:
+        if not work:
+            return []
+        if executor is None:
+            return [_done([analyse(it, pf) for it in work] if fn is _extract_work else classify_records(work, scorer, opts.all_sentences))]
+        step = max(8, -(-len(work) // (opts.workers * 4)))
+        return [executor.submit(fn, work[i:i + step]) for i in range(0, len(work), step)]
+
     def finish(pending) -> None:
         nonlocal written, clock
-        items_first, items_last, futs, pos = pending
-        records = [r for f in futs for r in f.result()]
-        articles, sentences, errors, stats = part_rows(records, seen)
+        items_first, items_last, futs, pos, copies, keys = pending
+        records = sorted([r for f in futs for r in f.result()] + copies, key=lambda r: (r["file_idx"], r["item_idx"]))
+        if seen is not None:
+            mark_duplicates(records, seen)
+            for r in records:
+                key = keys.get((r["file_idx"], r["item_idx"])) if r["status"] == "article" else None
+                if key:
+                    raw_seen.add(key)
+        records = [r for f in submit(_classify_work, records) for r in f.result()]
+        articles, sentences, errors, stats = part_rows(records, None)
         now = time.perf_counter()
         commit_part(out, manifest, store, articles, sentences, errors, stats, start=items_first,
                     end=items_last, elapsed=now - clock)
@@ -483,15 +581,18 @@ def run_local(opts: BatchOptions, sources: list[Source], manifest: dict) -> None
     try:
         pending = None
         for items in _chunks(iter_items(sources, start), opts.chunk_size):
-            if executor:
-                step = max(8, -(-len(items) // (opts.workers * 4)))
-                futs = [executor.submit(_work, items[i:i + step]) for i in range(0, len(items), step)]
-            else:
-                futs = [_done(process_items(items, scorer, pf, opts.all_sentences))]
+            todo, copies, keys = items, [], {}
+            if raw_seen is not None:  # byte-identical copies of articles of earlier parts: not even extracted
+                keys = {(it.file_idx, it.item_idx): raw_key(it) for it in items}
+                copy = {pos for pos, key in keys.items() if key and key in raw_seen}
+                todo = [it for it in items if (it.file_idx, it.item_idx) not in copy]
+                copies = [{"file_idx": it.file_idx, "item_idx": it.item_idx, "article_id": it.article_id, "input": it.input,
+                           "status": "duplicate"} for it in items if (it.file_idx, it.item_idx) in copy]
+            futs = submit(_extract_work, todo)
             first, last = items[0], items[-1]
             if pending:
                 finish(pending)
-            pending = ((first.file_idx, first.item_idx), (last.file_idx, last.item_idx + 1), futs, last.pos)
+            pending = ((first.file_idx, first.item_idx), (last.file_idx, last.item_idx + 1), futs, last.pos, copies, keys)
         if pending:
             finish(pending)
     finally:
@@ -513,11 +614,15 @@ def run_batch(opts: BatchOptions) -> dict:
         raise InputError("--chunk-size and --workers must be at least 1")
     log = opts.log or (lambda msg: None)
     out = Path(opts.out)
+    check_out(opts)
     sources = discover(opts.inputs, text_column=opts.text_column, id_column=opts.id_column, exclude=out,
                        follow_symlinks=opts.follow_symlinks)
     run = run_options(opts, sources)
-    out.mkdir(parents=True, exist_ok=True)
-    with _Lock(out):
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot create the directory ({exc.strerror or exc})", hint="give a writable directory for --out") from None
+    with _lock(out):
         manifest = prepare_output(opts, run)
         if manifest.get("complete") and batch_report.outputs_present(out, opts.format):
             log(f"{out}: this run is already complete; nothing to do (--overwrite to redo it)")
@@ -537,6 +642,9 @@ def run_batch(opts: BatchOptions) -> dict:
                 run_ray(opts, sources, manifest)
             else:
                 run_local(opts, sources, manifest)
+        # the outputs are listed before they are written: a later --overwrite deletes only listed files
+        manifest["files"] = sorted(set(manifest.get("files") or []) | set(batch_report.output_names(opts.format)))
+        write_manifest(out, manifest)
         summary = batch_report.finalize(out, manifest, sources, opts)
         manifest.update(complete=True, finished=_now(), format=opts.format)
         write_manifest(out, manifest)

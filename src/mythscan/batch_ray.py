@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .batch import (RAY_STAGE, BatchOptions, PartStore, _now, analyse, classify_records, commit_part, part_rows,
-                    write_manifest)
+from .batch import (RAY_STAGE, BatchOptions, PartStore, _now, analyse, classify_records, clear_stage, commit_part,
+                    part_rows, write_manifest)
 from .batch_filter import Prefilter
 from .batch_inputs import RawItem, Source, iter_source
 from .errors import InputError
@@ -176,11 +175,11 @@ def run_ray(opts: BatchOptions, sources: list[Source], manifest: dict) -> None:
     if done.exists() and json.loads(done.read_text()).get("run") == manifest["run"]:
         seconds = json.loads(done.read_text())["seconds"]
     else:
-        shutil.rmtree(stage, ignore_errors=True)
+        clear_stage(stage)
         seconds = run_stage(opts, sources, stage, manifest["run"])
     # the driver phase is quick: redo it from the start if it was interrupted
     store = PartStore(out)
-    shutil.rmtree(store.dir, ignore_errors=True)
+    store.remove(manifest["parts"])
     manifest["parts"], manifest["seconds"] = [], round(seconds, 3)
     write_manifest(out, manifest)
     files = [p for p, _ in _stage_files(stage)]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .batch import (ARTICLE_FIELDS, ERROR_FIELDS, PARTS, PUBLICATION_DATE_SOURCES, SENTENCE_FIELDS, PartStore, _arrow_schema, _now,
                     options_dict)
+from .sanitise import csv_arrow, link as safe_link
 
 
 def output_names(fmt: str) -> list[str]:
@@ -71,7 +72,7 @@ def merge_table(paths: list[Path], dest: Path, fmt: str, fields) -> int:
                 for batch in t.to_batches(max_chunksize=2000):
                     writer.write("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in batch.to_pylist()))
             elif t.num_rows:
-                writer.write_table(t)
+                writer.write_table(csv_arrow(t) if fmt == "csv" else t)  # CSV is opened in spreadsheets: no formulas
     finally:
         writer.close()
     _fsync_replace(tmp, dest)
@@ -314,7 +315,7 @@ def render_html(summary: dict, errors: list[dict]) -> str:
              "<h2>Most myth-dense articles</h2>"]
     for a in summary["top_articles"]:
         title = a["title"] or a["article_id"]
-        link = f'<a href="{_e(a["url"])}">{_e(title)}</a>' if a.get("url") else _e(title)
+        link = safe_link(a.get("url"), str(title))  # http(s) only: the URL comes from the archive
         items = "".join(f'<li class="myth">“{_e(s["text"])}” <span class=muted>({s["myth_probability"]:.0%}, {_e(s["category_name"] or s["category"])})</span></li>'
                         for s in a["flagged"])
         facts = " · ".join(_e(x) for x in (a["outlet"], a["date"], a["article_id"]) if x)

@@ -11,17 +11,56 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from .errors import MythscanError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+EXIT_ERROR, EXIT_MYTH = 1, 2
+
+
+def _usage_errors() -> tuple[type, ...]:
+    """click's UsageError: typer >= 0.22 ships its own copy of click (typer._click), older ones use click."""
+    import importlib
+
+    found = []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(module).UsageError)
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
+_USAGE_ERRORS = _usage_errors()
+
+
+class MythscanGroup(TyperGroup):
+    """Usage errors (bad option values, unknown options or commands) exit 1 like every other error:
+    click's default, 2, is the code `--fail-on-myth` gives a pipeline for "myth found". Parsing of
+    the subcommands happens inside the root group's `invoke`, so these two methods see them all;
+    click still prints its usage message on stderr."""
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except _USAGE_ERRORS as exc:
+            exc.exit_code = EXIT_ERROR
+            raise
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except _USAGE_ERRORS as exc:
+            exc.exit_code = EXIT_ERROR
+            raise
+
+
+app = typer.Typer(cls=MythscanGroup, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Flag likely misconceptions about China's Social Credit System in English news text.")
 labels_app = typer.Typer(no_args_is_help=True, help="Check and count the labelled data.")
 models_app = typer.Typer(no_args_is_help=True, help="The trained models and the default.")
 app.add_typer(labels_app, name="labels")
 app.add_typer(models_app, name="models")
-
-EXIT_ERROR, EXIT_MYTH = 1, 2
 
 
 def _err(msg: str) -> None:
@@ -63,6 +102,11 @@ class ScoreFormat(str, Enum):
 class TableFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
+
+
+class StatsFormat(str, Enum):
+    table = "table"
+    json = "json"
 
 
 def _write(out: Optional[Path], content: str) -> None:
@@ -152,9 +196,11 @@ def classify(
                 if writer is None:
                     import csv
 
+                    from .sanitise import csv_cell
+
                     writer = csv.DictWriter(fh, fieldnames=list(flat), lineterminator="\n")
                     writer.writeheader()
-                writer.writerow(flat)
+                writer.writerow({k: csv_cell(v) for k, v in flat.items()})  # no spreadsheet formulas
 
 
 CLASSIFY_CHUNK = 2000
@@ -183,18 +229,14 @@ class _Output:
             return False
         self.fh.close()
         if kind is None:
-            os.chmod(self.tmp, 0o666 & ~_umask())
+            from .fileio import _mode_for
+
+            os.chmod(self.tmp, _mode_for(Path(self.out)))
             os.replace(self.tmp, self.out)
             typer.echo(f"wrote {self.out}", err=True)
         else:
             os.unlink(self.tmp)
         return False
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 @labels_app.command("validate")
@@ -217,12 +259,12 @@ def labels_validate(path: Optional[Path] = typer.Argument(None, help="A label fi
 @labels_app.command("stats")
 @cli_errors
 def labels_stats(path: Optional[Path] = typer.Argument(None, help="A label file or directory (default: labels/)."),
-                 format: str = typer.Option("table", "--format", "-f", help="table or json.")):
+                 format: StatsFormat = typer.Option(StatsFormat.table, "--format", "-f", help="table or json.")):
     """Counts by label, category, register and split."""
     from .data import load_labels, stats
 
     st = stats(load_labels(path))
-    if format == "json":
+    if format is StatsFormat.json:
         typer.echo(json.dumps(st, indent=2))
         return
     from rich.console import Console
@@ -248,7 +290,7 @@ def train(config: str = typer.Option("stack", "--config", "-c", help="Training c
     """Train a model version, compare it with the default on the test split, and promote it if it is not worse."""
     from .data import load_splits
     from .evaluation_cli import load_eval_data
-    from .registry import GATE_METRICS, TOLERANCE, compare_many, ref_of, set_default
+    from .registry import GATE_METRICS, TOLERANCE, compare_many, default_name_of, ref_of, set_default
     from .training import train as do_train
 
     gates = [load_eval_data(f) for f in (gate_data or [])]  # bad gate files fail before training
@@ -274,7 +316,8 @@ def train(config: str = typer.Option("stack", "--config", "-c", help="Training c
         typer.echo(f"default model is now {ref}" + ("" if not regressions else " (forced with --promote despite: " + ", ".join(regressions) + ")"))
     else:
         typer.echo(f"kept the default: the new model regressed on {', '.join(regressions)} beyond the tolerance {TOLERANCE}; "
-                   f"promote it anyway with `mythscan models promote {ref_of(path)}`")
+                   f"promote it anyway with `mythscan models promote {ref_of(path)}`"
+                   + (f" (until then `--model {path.parent.name}` stays the default, use --model {ref_of(path)})" if default_name_of(path.parent.name) else ""))
 
 
 @labels_app.command("suggest")
@@ -288,10 +331,11 @@ def labels_suggest(inputs: List[str] = typer.Argument(..., help="Unlabelled text
     """Pick the sentences that would teach the model most (uncertain, diverse, not yet labelled)."""
     from .active import suggest
     from .fileio import atomic_write_text
+    from .sanitise import csv_frame
 
     df = suggest(inputs, n, model=model, text_column=text_column, allow_private=allow_private,
                  log=lambda msg: typer.echo(f"mythscan: warning: {msg}", err=True))
-    atomic_write_text(out, df.to_csv(index=False))
+    atomic_write_text(out, csv_frame(df).to_csv(index=False))  # `labels add` removes the formula guard again
     typer.echo(f"wrote {len(df)} suggestions to {out} with the model's guesses: confirm or correct label/category, then `mythscan labels add {out}`")
 
 
@@ -303,10 +347,11 @@ def labels_audit(path: Optional[Path] = typer.Argument(None, help="Label file or
     """Likely label errors from out-of-fold predictions (cleanlab), with the model's suggestion."""
     from .active import audit
     from .fileio import atomic_write_text
+    from .sanitise import csv_frame
 
     df = audit(path)
     if out:
-        atomic_write_text(out, df.to_csv(index=False))
+        atomic_write_text(out, csv_frame(df).to_csv(index=False))
     typer.echo(f"{len(df)} likely label issues" + (f" (all in {out})" if out else ""))
     for _, r in df.head(top).iterrows():
         typer.echo(f"{r['id']}: {r['label']} -> {r['suggested_label']} ({r['suggested_probability']:.2f}): {r['text'][:110]}")

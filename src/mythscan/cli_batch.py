@@ -95,3 +95,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{t['articles']:,} articles scored ({t['duplicates']:,} duplicates skipped, {t['errors']:,} errors, "
                    f"{t['skipped']:,} non-article records) in {run['seconds']} s{rate}; {t['myths']:,} myth sentences in "
                    f"{t['with_myths']:,} articles; wrote {out}/report.html")
+        if t["articles"] == 0 and t["errors"]:  # the outputs (errors.jsonl, report) are written; a script must still see the failure
+            from .errors import InputError
+
+            raise InputError(f"no article could be read: {t['errors']:,} input(s) failed", hint=f"the reasons are in {out / 'errors.jsonl'}")

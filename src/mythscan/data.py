@@ -260,6 +260,8 @@ def validate(path: str | Path | None = None, taxonomy: Taxonomy | None = None) -
     for file in label_files(path):
         rows, probs = read_rows(file)
         problems += probs
+        if not rows and not probs:  # a header alone, or not a label file at all, is not "ok: 0 rows"
+            problems.append(Problem(str(file), 1, f"no label rows; a label file has the columns {REQUIRED_COLUMNS} and at least one row"))
         problems += check_rows(rows, str(file), taxonomy)
         for r in rows:
             r["_file"] = str(file)

@@ -189,7 +189,9 @@ def write_report(m: dict, preds, out_dir: Path, *, model_name: str, data_name: s
     plot_reliability(m, out_dir / "reliability.png", f"{model_name} on {data_name}")
     errors = preds[(preds["pred_label"] != preds["label"])]
     cols = [c for c in ("id", "text", "label", "category", "pred_label", "pred_category", "myth_probability", "register", "hard", "group") if c in errors.columns]
-    errors[cols].round({"myth_probability": 4}).to_csv(out_dir / "errors.csv", index=False)
+    from .sanitise import csv_frame
+
+    csv_frame(errors[cols].round({"myth_probability": 4})).to_csv(out_dir / "errors.csv", index=False)
     h = headline(m)
     lines = [f"# Evaluation: {model_name} on {data_name}", "",
              f"{m['n']} sentences. Reproduce: `mythscan evaluate --model {model_name}" + ("" if data_name == "test split" else f" --data {data_name}") + "`", "",

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelError
-from .models import EmbedModel, LinearHead, save_heads, load_heads
+from .models import EmbedModel, LinearHead, save_heads, load_heads, read_safetensors
 from .paths import cache_dir
 
 _ENCODERS: dict[str, object] = {}
@@ -145,12 +145,10 @@ class FinetuneModel(EmbedModel):
         save_heads(path / "heads.safetensors", self.label_head, self.fine_head)
 
     def _load_weights(self, path: Path):
-        from safetensors.numpy import load_file
-
         file = path / "encoder_top.safetensors"
         if not file.exists():
             raise ModelError(f"{file}: missing", hint="retrain with `mythscan train --config finetune`")
-        self.top_state = load_file(str(file))
+        self.top_state = read_safetensors(file)[0]
         self._key = _state_hash(self.top_state)
         self.label_head, self.fine_head = load_heads(path / "heads.safetensors")
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from .data import COLUMNS, NEAR_DUP_JACCARD, Problem, check_pairs, check_rows, jaccard_candidates, normalise, read_rows, shingles
 from .errors import LabelError
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, file_lock, lock_timeout
 from .paths import labels_dir
+from .sanitise import unguard_csv_cell
 from .taxonomy import Taxonomy, load_taxonomy
 
 TEST_SHARE = 0.22
@@ -47,7 +48,10 @@ def read_batch(path: Path) -> tuple[list[dict], list[Problem]]:
         return _read_label_studio(path)
     if path.suffix.lower() not in (".csv", ".jsonl"):
         raise LabelError(f"{path}: unsupported type {path.suffix!r}", hint="use .csv, .jsonl or a Label Studio .json export")
-    return read_rows(path)
+    rows, problems = read_rows(path)
+    if path.suffix.lower() == ".csv":  # `labels suggest` writes '=... for spreadsheets: read the text as it was
+        rows = [{k: (v if k == "_line" else unguard_csv_cell(v)) for k, v in r.items()} for r in rows]
+    return rows, problems
 
 
 def _read_label_studio(path: Path) -> tuple[list[dict], list[Problem]]:
@@ -88,9 +92,25 @@ def _stable(text: str) -> str:
 
 def add_labels(source: str | Path, *, target: str | Path | None = None, annotator: str = "unknown", replace: bool = False,
                taxonomy: Taxonomy | None = None, batch: str | None = None, _crash_before_write: bool = False) -> AddReport:
-    """Add a batch of labelled sentences to ``target`` (default labels/sentences.csv)."""
-    taxonomy = taxonomy or load_taxonomy()
+    """Add a batch of labelled sentences to ``target`` (default labels/sentences.csv).
+
+    Reading the label file, checking the batch against it and rewriting it happen under a lock
+    (``.<file>.lock`` beside it): two runs at once each read the file before the other wrote it,
+    and the first batch vanished. The second run waits (MYTHSCAN_LOCK_TIMEOUT seconds, default 120)."""
     target = Path(target) if target else labels_dir() / "sentences.csv"
+    lock, timeout = target.parent / f".{target.name}.lock", lock_timeout()
+
+    def busy():
+        return LabelError(f"{target}: another `mythscan labels add` has been writing it for {timeout:g} s (lock {lock})",
+                          hint="nothing was added; run again when it has finished")
+
+    with file_lock(lock, timeout=timeout, busy=busy):
+        return _add_locked(source, target, annotator, replace, taxonomy, batch, _crash_before_write)
+
+
+def _add_locked(source, target: Path, annotator: str, replace: bool, taxonomy: Taxonomy | None, batch: str | None,
+                _crash_before_write: bool) -> AddReport:
+    taxonomy = taxonomy or load_taxonomy()
     incoming, problems = read_batch(Path(source))
     problems += check_rows(incoming, str(source), taxonomy, required=["text", "label", "category"])
     seen_in_batch: dict[str, dict] = {}

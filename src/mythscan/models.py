@@ -260,13 +260,11 @@ class TfidfModel(BaseModel):
         save_heads(path / "heads.safetensors", self.label_head, self.fine_head)
 
     def _load_weights(self, path):
-        from safetensors.numpy import load_file
-
         from .textfeatures import FastTfidf, FastUnion
 
+        arrays = read_safetensors(path / "vectorizer.safetensors")[0]
         try:
             state = json.loads((path / "vectorizer.json").read_text(encoding="utf-8"))
-            arrays = load_file(str(path / "vectorizer.safetensors"))
         except (OSError, ValueError) as exc:
             raise ModelError(f"{path}: vectorizer files missing or unreadable ({exc})", hint="retrain with `mythscan train`") from None
         self.vectorizer = None  # scikit-learn is not needed to apply a saved model
@@ -501,18 +499,29 @@ def save_heads(file: Path, label_head: "LinearHead | SvmHead", fine_head: Linear
     )
 
 
-def load_heads(file: Path) -> "tuple[LinearHead | SvmHead, LinearHead]":
-    from safetensors import safe_open
+def read_safetensors(file: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Tensors and metadata of a safetensors file; a missing, truncated or corrupt file is a
+    ModelError that names it (safetensors' own errors do not)."""
+    from safetensors import SafetensorError, safe_open
 
-    if not file.exists():
+    if not Path(file).exists():
         raise ModelError(f"{file}: missing", hint="the model directory is incomplete; retrain with `mythscan train`")
-    with safe_open(str(file), framework="numpy") as fh:
-        md = fh.metadata() or {}
-        t = {k: fh.get_tensor(k) for k in fh.keys()}
-    label_classes = json.loads(md["label_classes"])
-    label = (SvmHead.from_arrays(t, label_classes) if "svm_support" in t or "svm_support_q" in t
-             else LinearHead(t["label_coef"], t["label_intercept"], label_classes))
-    return label, LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"]))
+    try:
+        with safe_open(str(file), framework="numpy") as fh:
+            return {k: fh.get_tensor(k) for k in fh.keys()}, dict(fh.metadata() or {})
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise ModelError(f"{file}: unreadable safetensors file ({exc})", hint="the model directory is damaged; retrain with `mythscan train`") from None
+
+
+def load_heads(file: Path) -> "tuple[LinearHead | SvmHead, LinearHead]":
+    t, md = read_safetensors(file)
+    try:
+        label_classes = json.loads(md["label_classes"])
+        label = (SvmHead.from_arrays(t, label_classes) if "svm_support" in t or "svm_support_q" in t
+                 else LinearHead(t["label_coef"], t["label_intercept"], label_classes))
+        return label, LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"]))
+    except (KeyError, ValueError) as exc:
+        raise ModelError(f"{file}: incomplete heads (no {exc})", hint="retrain with `mythscan train`") from None
 
 
 # Kinds imported only when asked for (torch-trained or heavier modules): kind -> (module, class).

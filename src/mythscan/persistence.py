@@ -56,23 +56,38 @@ def write_model_dir(model: BaseModel, path: Path, meta: dict) -> Path:
     return path
 
 
+def _looks_like_path(ref: str) -> bool:
+    return ref.startswith((".", "~")) or Path(ref).is_absolute() or "/" in ref or os.sep in ref
+
+
 def resolve_model_path(name_or_path: str | Path | None = None) -> Path:
-    """A model directory from a path, a name under models/, or the default (models/DEFAULT)."""
+    """A model directory from a name under models/ (``stack``, ``stack/v2026...``), a path, or the
+    default (models/DEFAULT).
+
+    Names are looked up under models/ first; the argument is read as a directory only when it looks
+    like a path (it starts with `.` or `~`, is absolute, or has a separator), so a directory in the
+    working directory that is named like a model (`stack`) does not silently replace it."""
     root = models_dir()
     if name_or_path is None:
         marker = root / DEFAULT_MODEL_FILE
         if not marker.exists():
             raise ModelError(f"no default model: {marker} is missing", hint="train one with `mythscan train` or pass --model")
         name_or_path = marker.read_text().strip()
-    p = Path(name_or_path)
-    for candidate in (p, root / p):
+    ref = str(name_or_path)
+    p = Path(ref).expanduser()
+    if ref.startswith((".", "~")) or p.is_absolute():
+        candidates = [p]
+    else:
+        candidates = [root / ref] + ([p] if _looks_like_path(ref) else [])
+    for candidate in candidates:
         if (candidate / "config.json").exists():
             return candidate
         current = candidate / "CURRENT"
         if current.exists() and (candidate / current.read_text().strip() / "config.json").exists():
             return candidate / current.read_text().strip()
-    raise ModelError(f"model {name_or_path!s} not found (looked in {p} and {root / p})",
-                     hint="`mythscan models list` shows the models; train one with `mythscan train`")
+    raise ModelError(f"model {ref} not found (looked in {' and '.join(str(c) for c in candidates)})",
+                     hint="`mythscan models list` shows the models; train one with `mythscan train`"
+                          + ("" if _looks_like_path(ref) else f"; for a directory here, write ./{ref}"))
 
 
 def load_model(name_or_path: str | Path | None = None) -> BaseModel:
@@ -82,15 +97,25 @@ def load_model(name_or_path: str | Path | None = None) -> BaseModel:
         meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
     except json.JSONDecodeError as exc:
         raise ModelError(f"{path}: config.json or meta.json is not valid JSON ({exc})", hint="retrain the model") from None
+    missing = [k for k in ("kind", "fine_classes") if k not in config] if isinstance(config, dict) else ["kind", "fine_classes"]
+    if missing:
+        raise ModelError(f"{path / 'config.json'}: missing key(s) {missing}", hint="the model directory is incomplete; retrain it with `mythscan train`")
     kind = config.get("kind")
     if kind not in MODEL_KINDS:
         raise ModelError(f"{path}: unknown model kind {kind!r}", hint="this mythscan may be older than the model")
     import numpy as np
 
-    model = MODEL_KINDS[kind](decision=Decision(**config.get("decision", {})), params=config.get("params", {}))
+    try:
+        decision = Decision(**config.get("decision", {}))
+    except TypeError as exc:
+        raise ModelError(f"{path / 'config.json'}: bad `decision` ({exc})", hint="retrain the model") from None
+    model = MODEL_KINDS[kind](decision=decision, params=config.get("params", {}))
     model.fine_classes_ = np.asarray(config["fine_classes"])
     model.category_kind = dict(config.get("category_kind", {}))
-    model._load_weights(path)
+    try:
+        model._load_weights(path)
+    except KeyError as exc:  # a model file (members.json, base.json, ...) lacks a field
+        raise ModelError(f"{path}: a model file lacks the key {exc}", hint="the model directory is incomplete; retrain it with `mythscan train`") from None
     model.meta = meta
     model.path = path
     return model

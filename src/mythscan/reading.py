@@ -14,7 +14,7 @@ from .errors import InputError
 MAX_BYTES = 10 * 1024 * 1024  # 10 MB: far above any article; a 50 MB file is refused
 URL_TIMEOUT = 15.0  # seconds for the whole fetch (every redirect, the headers and the body), not per read
 MAX_REDIRECTS = 5
-MAX_TABLE_BYTES = 200 * 1024 * 1024  # tables for classify/evaluate are held in memory: 200 MB of rows at most
+MAX_TABLE_BYTES = 200 * 1024 * 1024  # tables read whole (evaluate --data) are held in memory: 200 MB of rows at most
 MAX_SENTENCE_INPUT = 100_000  # characters of one sentence given to classify/suggest; longer is not a sentence
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ""}
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -519,11 +519,12 @@ def _parse_error(p: Path, exc: Exception) -> InputError:
 
 
 def iter_table_rows(path: str | Path, *, what: str = "table", max_row_bytes: int = MAX_BYTES,
-                    columns: list[str] | None = None) -> tuple[list[str], Iterator[dict]]:
+                    columns: list[str] | None = None, also: tuple[str, ...] = ()) -> tuple[list[str], Iterator[dict]]:
     """The columns and a stream of the rows of a .csv/.tsv/.jsonl(.gz)/.parquet file, each row
     bounded (`max_row_bytes`); anything wrong (a malformed or over-long row, damaged gzip, bad
     encoding) is a clear InputError. JSONL columns are those of the first row. Parquet is read in
-    small batches (only `columns`, when given)."""
+    small batches (only `columns`, when given). ``also``: the other types the caller reads itself
+    (e.g. ``.txt``), named in the hint for an unsupported type."""
     import itertools
 
     p = Path(path)
@@ -535,7 +536,7 @@ def iter_table_rows(path: str | Path, *, what: str = "table", max_row_bytes: int
             raise _parse_error(p, exc) from None
 
     try:
-        columns_found, rows = _table_rows(p, what, max_row_bytes, columns)
+        columns_found, rows = _table_rows(p, what, max_row_bytes, columns, also)
         first = next(rows, None)
     except Exception as exc:  # noqa: BLE001
         raise _parse_error(p, exc) from None
@@ -545,7 +546,8 @@ def iter_table_rows(path: str | Path, *, what: str = "table", max_row_bytes: int
     return cols, guarded(itertools.chain([first] if first is not None else [], rows))
 
 
-def _table_rows(p: Path, what: str, max_row_bytes: int, columns: list[str] | None) -> tuple[list[str] | None, Iterator[dict]]:
+def _table_rows(p: Path, what: str, max_row_bytes: int, columns: list[str] | None,
+                also: tuple[str, ...] = ()) -> tuple[list[str] | None, Iterator[dict]]:
     from .rows import check_regular, csv_records, csv_text, iter_jsonl, mb, open_binary
 
     check_regular(p)
@@ -591,12 +593,14 @@ def _table_rows(p: Path, what: str, max_row_bytes: int, columns: list[str] | Non
                     yield row
 
         return None, json_rows()
-    raise InputError(f"{p}: unsupported {what} type {suffix!r}", hint="use .txt, .csv, .jsonl or .parquet")
+    raise InputError(f"{p}: unsupported {what} type {suffix!r}", hint=f"use {', '.join(also + ('.csv', '.jsonl'))} or .parquet")
 
 
-def read_table(path: str | Path, *, what: str = "table", max_bytes: int = MAX_TABLE_BYTES):
+def read_table(path: str | Path, *, what: str = "table", also: tuple[str, ...] = (), max_bytes: int = MAX_TABLE_BYTES):
     """A .csv/.jsonl/.parquet file as a pandas DataFrame of strings, with clear errors. Rows are
-    read bounded (10 MB each) and the table must fit in `max_bytes`: it is held in memory."""
+    read bounded (10 MB each) and the table must fit in `max_bytes`: it is held in memory.
+    ``also``: the other types the caller reads itself (e.g. ``.txt``), named in the hint for an
+    unsupported type."""
     import pandas as pd
 
     from .rows import check_regular, mb
@@ -617,7 +621,7 @@ def read_table(path: str | Path, *, what: str = "table", max_bytes: int = MAX_TA
                 raise InputError(f"{p}: {mb(size)} of data, over the {mb(max_bytes)} limit for a {what}",
                                  hint="split it, or use `mythscan batch` for archives")
             return pd.read_parquet(p)
-        columns, rows = iter_table_rows(p, what=what)
+        columns, rows = iter_table_rows(p, what=what, also=also)
         out, used = [], 0
         for row in rows:
             used += sum(len(v) if isinstance(v, str) else 8 for v in row.values())
@@ -661,7 +665,7 @@ def iter_sentences(source: str, *, text_column: str = "text", max_chars: int = M
         if enc is None or head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
             enc = decode_bytes(head, source)[1]
         return _text_lines(fh, source, enc, max_chars, max_bytes)
-    columns, rows = iter_table_rows(source, columns=[text_column])
+    columns, rows = iter_table_rows(source, columns=[text_column], also=(".txt",))
     if text_column not in columns:
         raise InputError(f"{source}: no column {text_column!r}; found {list(columns)[:20]}", hint="pass --text-column NAME")
 

@@ -1,5 +1,10 @@
 """The model registry: versions under models/<name>/<version>/, the default in models/DEFAULT,
-and the history of defaults in models/HISTORY (one line per change, newest last) for rollback."""
+and the history of defaults in models/HISTORY (one line per change, newest last) for rollback.
+
+`--model NAME` means models/NAME/CURRENT. One notion of "current": while a version of NAME is the
+default, NAME/CURRENT names that version (set_default moves it on promote, rollback and a promoting
+`train`; a `train` that is not promoted leaves it); a name with no version as the default has the
+newest version trained as CURRENT."""
 
 from __future__ import annotations
 
@@ -45,6 +50,12 @@ def default_name() -> str | None:
     return marker.read_text().strip() if marker.exists() else None
 
 
+def default_name_of(name: str) -> str | None:
+    """The default model's ref when it is a version of NAME (``NAME/<version>``), else None."""
+    ref = default_name()
+    return ref if ref and ref.split("/")[0] == name and ref.count("/") == 1 else None
+
+
 def history() -> list[str]:
     f = models_dir() / HISTORY_FILE
     return [ln.split("\t")[-1] for ln in f.read_text().splitlines() if ln.strip()] if f.exists() else []
@@ -56,6 +67,9 @@ def set_default(path: Path, reason: str = "set") -> str:
     target = resolve_model_path(path)
     ref = ref_of(target)
     atomic_write_text(models_dir() / DEFAULT_MODEL_FILE, ref + "\n")
+    name, _, version = ref.partition("/")
+    if version and "/" not in version and (models_dir() / name / version).resolve() == target.resolve():
+        atomic_write_text(models_dir() / name / "CURRENT", version + "\n")  # NAME/CURRENT follows the default
     hist = models_dir() / HISTORY_FILE
     with hist.open("a", encoding="utf-8") as fh:  # append-only log
         fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\t{reason}\t{ref}\n")

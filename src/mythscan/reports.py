@@ -6,6 +6,7 @@ import html
 import json
 from typing import Iterable
 
+from .sanitise import link
 from .scoring import ArticleResult, SentenceResult
 
 SENTENCE_FIELDS = ["text", "label", "myth_probability", "category", "probabilities", "review", "correction", "index", "start", "end"]
@@ -95,7 +96,7 @@ def _article_html(result: ArticleResult) -> str:
         f'<div class="note"><b>{i}. {html.escape(s.category_name or s.category or "myth")}</b> · {s.myth_probability:.0%}'
         f'{" · review" if s.review else ""}<br><i>“{html.escape(s.text)}”</i><br>{html.escape(s.correction or "")}'
         + ("<br><span class='meta'>Sources: " + "; ".join(
-            (f'<a href="{html.escape(x["url"])}">{html.escape(x["publication"])}</a>' if x.get("url") else html.escape(x["publication"]))
+link(x.get("url"), x["publication"])
             for x in s.sources) + "</span>" if s.sources else "") + "</div>"
         for i, s in enumerate(notes, start=1))
     sm = result.summary

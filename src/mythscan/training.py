@@ -36,6 +36,30 @@ def fold_groups(cfg: "TrainConfig", train_df, folds: int | None = None) -> list[
     return groups.tolist()
 
 
+def check_model_spec(kind, params, prefix: str = "") -> None:
+    """The model a config describes: known kinds, a stack's `params.base` (a table with a `kind`),
+    an ensemble's `params.members`; a mistake fails when the config is read, naming the key,
+    instead of as a KeyError halfway through training."""
+    from .models import MODEL_KINDS
+
+    kinds = MODEL_KINDS.names()
+    if not isinstance(kind, str) or kind not in MODEL_KINDS:
+        raise ConfigError(f"{prefix}kind = {kind!r} is not a model kind", hint=f"choose one of {kinds}")
+    if not isinstance(params, dict):
+        raise ConfigError(f"`{prefix}params` must be a table, found {params!r}")
+    if kind == "stack" and "base" in params:
+        base = params["base"]
+        if not isinstance(base, dict) or "kind" not in base:
+            raise ConfigError(f"`{prefix}params.base` needs a `kind` (a table: [{prefix}params.base] kind = \"ensemble\"), found {base!r}",
+                              hint=f"choose one of {kinds}")
+        check_model_spec(base["kind"], base.get("params", {}), f"{prefix}params.base.")
+    if kind == "ensemble":
+        members = params.get("members", ["embed", "tfidf"])
+        unknown = [m for m in members if not isinstance(m, str) or m not in MODEL_KINDS] if isinstance(members, list) else [members]
+        if unknown or not members:
+            raise ConfigError(f"`{prefix}params.members` names unknown model kind(s) {unknown}", hint=f"choose from {kinds}")
+
+
 @dataclass
 class TrainConfig:
     name: str
@@ -62,6 +86,8 @@ class TrainConfig:
         if self.cv_group not in CV_GROUPS:
             raise ConfigError(f"cv_group must be one of {list(CV_GROUPS)}, got {self.cv_group!r}",
                               hint='"group" folds by paraphrase group, "batch" by label batch')
+        check_model_spec(self.kind, self.params)
+
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
@@ -226,5 +252,10 @@ def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = 
         path = models_dir() / cfg.name / meta["version"]
     model.save(path, meta)
     if not out_dir:
-        atomic_write_text(models_dir() / cfg.name / "CURRENT", meta["version"] + "\n")
+        from .registry import default_name_of
+
+        # `--model NAME` means NAME/CURRENT: while a version of NAME is the default it stays on the
+        # default (it moves when a version is promoted, registry.set_default); otherwise the newest
+        if default_name_of(cfg.name) is None:
+            atomic_write_text(models_dir() / cfg.name / "CURRENT", meta["version"] + "\n")
     return model, path, meta

@@ -73,11 +73,14 @@ def test_score_stdin_threshold_and_fail_on_myth(project_home):
 
 
 def test_score_url(project_home, server):  # noqa: F811
-    r = run_cli("score", f"{server}/article", "--format", "json", home=project_home)
+    r = run_cli("score", f"{server}/article", "--format", "json", home=project_home)  # this machine: refused by default
+    err = no_traceback(r)
+    assert r.returncode == 1 and "loopback address: not fetched" in err and "--allow-private" in err and len(err.strip().splitlines()) == 1
+    r = run_cli("score", f"{server}/article", "--format", "json", "--allow-private", home=project_home)
     assert r.returncode == 0, r.stderr.decode()
     art = json.loads(r.stdout)
     assert art["metadata"]["url"].endswith("/article")
-    r = run_cli("score", f"{server}/missing", home=project_home)
+    r = run_cli("score", f"{server}/missing", "--allow-private", home=project_home)
     assert r.returncode == 1 and "HTTP 404" in no_traceback(r)
 
 

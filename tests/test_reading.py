@@ -1,4 +1,6 @@
+import gzip
 import http.server
+import os
 import threading
 import time
 from pathlib import Path
@@ -92,6 +94,46 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(3)
             self.send_response(200)
             self.end_headers()
+        elif self.path == "/drip":  # a byte every 0.2 s, for a minute: each read is quick, the whole is not
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            try:
+                for _ in range(300):
+                    self.wfile.write(b"a")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+        elif self.path == "/drip-headers":
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(300):
+                    self.wfile.write(b"X")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+        elif self.path in ("/gzip", "/gzip-bomb"):
+            body = (ROOT / "examples" / "record_article.html").read_bytes() if self.path == "/gzip" else b"\0" * (40 << 20)
+            body = gzip.compress(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path.startswith("/redirect/"):  # /redirect/N: N more hops, then the article
+            n = int(self.path.rsplit("/", 1)[1])
+            self.send_response(302)
+            self.send_header("Location", f"/redirect/{n - 1}" if n > 1 else "/article")
+            self.end_headers()
+        elif self.path in ("/to-ftp", "/to-localhost", "/to-file"):
+            target = {"/to-ftp": "ftp://127.0.0.1/etc/passwd", "/to-file": "file:///etc/passwd",
+                      "/to-localhost": f"http://localhost:{self.server.server_address[1]}/article"}[self.path]
+            self.send_response(301)
+            self.send_header("Location", target)
+            self.end_headers()
         else:
             self.send_response(404)
             self.end_headers()
@@ -107,20 +149,80 @@ def server():
 
 
 def test_url_fetch(server):
-    doc = read_source(f"{server}/article")
+    doc = read_source(f"{server}/article", allow_private=True)
     assert "no national social credit score" in doc.text
     assert doc.url.endswith("/article")
 
 
 def test_url_errors(server):
     with pytest.raises(InputError, match="HTTP 404"):
-        read_source(f"{server}/missing")
+        read_source(f"{server}/missing", allow_private=True)
     with pytest.raises(InputError, match="application/pdf"):
-        read_source(f"{server}/paper.pdf")
+        read_source(f"{server}/paper.pdf", allow_private=True)
     with pytest.raises(InputError, match="timed out"):
-        read_source(f"{server}/slow", timeout=0.5)
+        read_source(f"{server}/slow", timeout=0.5, allow_private=True)
     with pytest.raises(InputError, match="could not connect|connection"):
-        read_source("http://127.0.0.1:9/nothing", timeout=2)
+        read_source("http://127.0.0.1:9/nothing", timeout=2, allow_private=True)
+
+
+def test_url_loopback_and_private_addresses_are_refused(server):
+    port = server.rsplit(":", 1)[1]
+    for url in (f"{server}/article", f"http://localhost:{port}/article", f"http://[::1]:{port}/article", f"http://0.0.0.0:{port}/article"):
+        with pytest.raises(InputError, match="address: not fetched.*--allow-private"):
+            read_source(url)
+    from mythscan.reading import _check_address
+
+    for ip in ("10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "224.0.0.1", "240.0.0.1",
+               "255.255.255.255", "::", "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1"):
+        with pytest.raises(InputError, match="not fetched"):
+            _check_address(ip, "h", False, "u")
+    for ip in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"):
+        _check_address(ip, "h", False, "u")  # global: fetched
+        _check_address(ip, "h", True, "u")
+    _check_address("127.0.0.1", "h", True, "u")  # --allow-private
+
+
+def test_url_redirects_are_limited_checked_and_http_only(server, monkeypatch):
+    assert "no national social credit score" in read_source(f"{server}/redirect/3", allow_private=True).text
+    with pytest.raises(InputError, match="more than 5 redirects"):
+        read_source(f"{server}/redirect/6", allow_private=True)
+    for path in ("/to-ftp", "/to-file"):
+        with pytest.raises(InputError, match="not an http\\(s\\) URL: not followed"):
+            read_source(f"{server}{path}", allow_private=True)
+    # every hop is checked: with a policy that lets 127.0.0.1 through but not localhost, the
+    # redirect to localhost is refused (the real policy refuses both, see above)
+    import mythscan.reading as reading
+
+    real = reading._check_address
+    monkeypatch.setattr(reading, "_check_address", lambda ip, host, allow, where: real(ip, host, allow or host == "127.0.0.1", where))
+    assert "no national social credit score" in read_source(f"{server}/article").text
+    with pytest.raises(InputError, match="localhost resolves to .*loopback address: not fetched"):
+        read_source(f"{server}/to-localhost")
+
+
+def test_url_deadline_is_for_the_whole_fetch(server):
+    for path in ("/drip", "/drip-headers"):
+        t = time.monotonic()
+        with pytest.raises(InputError, match="timed out after 1.5 s"):
+            read_source(f"{server}{path}", timeout=1.5, allow_private=True)
+        assert time.monotonic() - t < 4, path
+
+
+def test_url_gzip_encoding_is_decoded_and_capped(server):
+    doc = read_source(f"{server}/gzip", allow_private=True)
+    assert "no national social credit score" in doc.text
+    with pytest.raises(InputError, match="larger than the 10 MB limit"):
+        read_source(f"{server}/gzip-bomb", allow_private=True)
+
+
+def test_named_pipes_and_devices_are_refused(tmp_path):
+    fifo = tmp_path / "fifo.txt"
+    os.mkfifo(fifo)
+    for reader in (read_file, lambda p: read_sentences(str(p))):
+        with pytest.raises(InputError, match="named pipe, not a regular file"):
+            reader(fifo)
+    with pytest.raises(InputError, match="a device, not a regular file"):
+        read_file("/dev/zero")
 
 
 def test_read_sentences_tables(tmp_path):

@@ -13,38 +13,50 @@ from .errors import InputError
 from .models import LABELS
 
 
-def _collect(inputs: list[str], text_column: str) -> list[tuple[str, str]]:
-    """(sentence, source) pairs from articles, sentence files, tables or a batch output directory."""
+MAX_POOL = 200_000  # sentences read for one `labels suggest` run (all are classified and embedded in memory)
+
+
+def _collect(inputs: list[str], text_column: str, *, allow_private: bool = False, limit: int = MAX_POOL,
+             log=None) -> list[tuple[str, str]]:
+    """(sentence, source) pairs from articles, sentence files, tables or a batch output directory;
+    at most `limit` (the rest is left out, with a note to `log`)."""
     from .reading import read_sentences, read_source
-    from .splitting import split_sentences
+    from .splitting import split_article
 
     out: list[tuple[str, str]] = []
     for src in inputs:
+        left = limit - len(out)
+        if left <= 0:
+            if log:
+                log(f"read the first {limit:,} sentences; the rest of the inputs (from {src}) were left out")
+            break
         p = Path(src)
         if p.is_dir() and (p / "sentences.parquet").exists():  # a `mythscan batch` output
-            import pandas as pd
+            import pyarrow.parquet as pq
 
-            df = pd.read_parquet(p / "sentences.parquet")
-            out += [(t, str(p)) for t in df["text"].astype(str)]
+            for batch in pq.ParquetFile(p / "sentences.parquet").iter_batches(batch_size=4096, columns=["text"]):
+                out += [(str(t), str(p)) for t in batch.column(0).to_pylist()[: limit - len(out)]]
+                if len(out) >= limit:
+                    break
         elif p.suffix.lower() in (".csv", ".jsonl", ".parquet", ".txt") or src == "-":
-            texts, _ = read_sentences(src, text_column=text_column)
+            texts, _ = read_sentences(src, text_column=text_column, max_sentences=left)
             out += [(t, src) for t in texts]
         else:
-            doc = read_source(src)
-            out += [(s.text, src) for s in split_sentences(doc.text)]
+            doc = read_source(src, allow_private=allow_private)
+            out += [(s.text, src) for s in split_article(doc.text)[0][:left]]
     return out
 
 
 def suggest(inputs: list[str], n: int = 50, *, model=None, text_column: str = "text", diversity: float = 0.5,
-            min_words: int = 5) -> "object":
+            min_words: int = 5, allow_private: bool = False, log=None) -> "object":
     """The ``n`` unlabelled sentences that would teach the model most: uncertain, diverse, new."""
     import pandas as pd
 
     from .encoder import encode_cached
     from .scoring import Scorer
 
+    pool = _collect(inputs, text_column, allow_private=allow_private, log=log)  # input errors before the model loads
     scorer = Scorer(model)
-    pool = _collect(inputs, text_column)
     labelled = load_labels()
     known = {normalise(t) for t in labelled["text"]}
     index: dict[tuple, set[int]] = {}

@@ -38,7 +38,7 @@ TOOL = "mythscan batch"
 CRASH_ENV = "MYTHSCAN_BATCH_CRASH_AFTER"  # tests only: SIGKILL this process after N parts
 
 ARTICLE_FIELDS = [  # fixed columns of articles.*; every other metadata column follows as a string
-    ("article_id", "string"), ("input", "string"), ("outlet", "string"), ("date", "string"), ("year", "int64"),
+    ("article_id", "string"), ("input", "string"), ("outlet", "string"), ("date", "string"), ("date_source", "string"), ("year", "int64"),
     ("title", "string"), ("url", "string"), ("sentences", "int64"), ("candidates", "int64"), ("myths", "int64"),
     ("accurate", "int64"), ("review", "int64"), ("myth_share", "float64"), ("categories", "string"),
     ("verdict", "string"), ("topical", "bool"), ("chars", "int64"), ("text_hash", "string"), ("warnings", "string"),
@@ -52,6 +52,10 @@ ERROR_FIELDS = ["input", "id", "position", "reason"]
 _OUTLET_KEYS = ("outlet", "source", "publication", "publisher", "site", "sitename", "domain", "hostname")
 _DATE_KEYS = ("date", "published", "published_at", "publication_date", "pubdate", "datetime", "timestamp", "warc_date")
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
+# Where an article's date comes from, best first: the archive's own column, the page's metadata
+# (never a date guessed from the text), then the crawl: HTTP Last-Modified, WARC-Date, HTTP Date.
+# Only the first two say when the article was published (batch_report plots only those).
+PUBLICATION_DATE_SOURCES = ("table", "metadata")
 
 
 @dataclass
@@ -73,6 +77,7 @@ class BatchOptions:
     engine: str = "local"
     address: str | None = None
     top: int = 20
+    follow_symlinks: bool = False
     progress: Callable | None = field(default=None, repr=False)  # progress(items, articles, pos_bytes, total_bytes)
     log: Callable[[str], None] | None = field(default=None, repr=False)
 
@@ -90,25 +95,46 @@ def _first(meta: dict, keys: Iterable[str]) -> str | None:
     return next((low[k] for k in keys if low.get(k)), None)
 
 
+def article_date(extracted: str | None, archive: dict) -> tuple[str | None, str]:
+    """(date, date_source) of an article: see PUBLICATION_DATE_SOURCES."""
+    from .reading import parse_date
+
+    table = _first(archive, [k for k in _DATE_KEYS if k != "warc_date"])
+    if table:
+        return table, "table"
+    if extracted:
+        return extracted, "metadata"
+    for key, source in (("http_last_modified", "http"), ("warc_date", "warc"), ("http_date", "http")):
+        value = archive.get(key)
+        if value:
+            return (parse_date(value) or value if source == "http" else value), source
+    return None, "none"
+
+
 def analyse(item: RawItem, pf: Prefilter) -> dict:
     """Extract, split and prefilter one raw item; classification comes later (`classify_records`)."""
     from .reading import document_from_bytes
-    from .splitting import split_sentences
+    from .splitting import split_article
 
     rec = {"file_idx": item.file_idx, "item_idx": item.item_idx, "article_id": item.article_id, "input": item.input}
     if item.error or item.skip:
         return {**rec, "status": "error" if item.error else "skip", "reason": item.error or item.skip}
     try:
         doc = document_from_bytes(item.data or b"", item.article_id, html=item.html, url=item.url, declared_charset=item.charset)
-        spans = split_sentences(doc.text)
+        spans, capped = split_article(doc.text)
+        if capped:
+            doc.warnings.append(capped)
         topical = pf.topical(doc.text)
         cand = [pf.sentence(s.text) for s in spans] if (topical or not pf.enabled) else [False] * len(spans)
     except InputError as exc:
         return {**rec, "status": "error", "reason": str(exc)}
     except Exception as exc:  # a parser failing on odd input must not stop the run
         return {**rec, "status": "error", "reason": f"could not extract the text ({type(exc).__name__}: {str(exc)[:200]})"}
-    meta = {k: str(v) for k, v in doc.meta().items() if v and k not in ("source", "encoding")}
+    meta = {k: str(v) for k, v in doc.meta().items() if v and k not in ("source", "encoding", "date", "date_source")}
     meta.update(item.meta)  # what the archive says (table columns, WARC headers) wins over what was extracted
+    date, meta["date_source"] = article_date(doc.date, item.meta)
+    if date:
+        meta["date"] = date
     return {**rec, "status": "article", "meta": meta, "warnings": list(doc.warnings), "hash": text_hash(doc.text),
             "chars": len(doc.text), "topical": topical, "spans": [(s.start, s.end, s.text) for s in spans], "cand": cand}
 
@@ -137,7 +163,8 @@ def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[d
         date = _first(meta, _DATE_KEYS)
         m = _YEAR.search(date or "")
         row = {"article_id": r["article_id"], "input": r["input"], "outlet": _first(meta, _OUTLET_KEYS) or outlet_of(url),
-               "date": date, "year": int(m.group(1)) if m else None, "title": meta.get("title"), "url": url,
+               "date": date, "date_source": meta.get("date_source") or "none", "year": int(m.group(1)) if m else None,
+               "title": meta.get("title"), "url": url,
                "sentences": sm.sentences, "candidates": sum(cand),
                "myths": sm.myths, "accurate": sm.accurate, "review": sm.review, "myth_share": sm.myth_share,
                "categories": json.dumps(sm.categories, ensure_ascii=False), "verdict": sm.verdict, "topical": r["topical"],
@@ -145,7 +172,7 @@ def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[d
                "file_idx": r["file_idx"], "item_idx": r["item_idx"]}
         fixed = {name for name, _ in ARTICLE_FIELDS}
         for k, v in meta.items():
-            if k not in ("title", "url", "outlet", "date"):
+            if k not in ("title", "url", "outlet", "date", "date_source"):
                 row[f"meta_{k}" if k in fixed else k] = v
         r["article"], r["sentences"] = row, rows
     return records
@@ -588,7 +615,8 @@ def run_batch(opts: BatchOptions) -> dict:
     log = opts.log or (lambda msg: None)
     out = Path(opts.out)
     check_out(opts)
-    sources = discover(opts.inputs, text_column=opts.text_column, id_column=opts.id_column, exclude=out)
+    sources = discover(opts.inputs, text_column=opts.text_column, id_column=opts.id_column, exclude=out,
+                       follow_symlinks=opts.follow_symlinks)
     run = run_options(opts, sources)
     try:
         out.mkdir(parents=True, exist_ok=True)

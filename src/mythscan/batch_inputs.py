@@ -8,12 +8,13 @@ stopped. Extraction (decoding, trafilatura) happens later, in the workers.
 
 from __future__ import annotations
 
+import errno
 import glob
-import gzip
 import hashlib
 import json
 import math
 import os
+import stat
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,13 +22,15 @@ from typing import Iterator
 from urllib.parse import urlparse
 
 from .errors import InputError
-from .reading import HTML_SUFFIXES, MAX_BYTES
+from .reading import HTML_SUFFIXES, MAX_BYTES, is_url
+from .rows import check_regular, csv_records, csv_text, iter_jsonl, mb, open_binary
 
 ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text"} | HTML_SUFFIXES
 TABLE_SUFFIXES = {".csv", ".csv.gz", ".tsv", ".jsonl", ".jsonl.gz", ".ndjson", ".parquet"}
 WARC_SUFFIXES = {".warc", ".warc.gz"}
 TEXT_COLUMNS = ("text", "html", "content", "body", "article")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
+WARC_MAX_RUN = 32 * 1024 * 1024  # a WARC file that goes on this long without a line break holds no web records
 
 
 def suffix_of(path: str | Path) -> str:
@@ -42,12 +45,13 @@ def suffix_of(path: str | Path) -> str:
 @dataclass(frozen=True)
 class Source:
     path: str
-    kind: str  # "file" | "table" | "warc"
+    kind: str  # "file" | "table" | "warc" | "error" (found but not readable: one errors.jsonl line)
     size: int
     mtime_ns: int
     text_column: str | None = None
     id_column: str | None = None
     open_as: str | None = None  # where to open it when the path as given is not valid here (Ray workers)
+    error: str | None = None
 
     @property
     def file(self) -> str:
@@ -87,28 +91,91 @@ class RawItem:
 
 
 # --- discovery ------------------------------------------------------------------------------------
+# A directory is walked without following symbolic links out of it: a link to /etc/passwd or to
+# another disk is reported (one errors.jsonl line) and skipped unless --follow-symlinks; so are broken
+# or looping links, directories that cannot be listed, and anything that is not a regular file (a
+# named pipe would block the run forever). None of these stops the run.
 
-def _walk(root: Path, exclude: Path | None) -> list[Path]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
+def _wanted(name: str) -> bool:
+    return not name.startswith(".") and (suffix_of(name) in ARTICLE_SUFFIXES or suffix_of(name) in WARC_SUFFIXES)
+
+
+def _link_problem(p: Path, base: Path, follow: bool) -> str | None:
+    """Why the symbolic link `p` is not read (broken, looping, or leading out of `base`), or None."""
+    try:
+        target = p.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop on older Pythons
+        why = "a loop" if isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP else "broken"
+        return f"symbolic link to {os.readlink(p) if p.is_symlink() else '?'}: {why}, not read"
+    if not follow and not target.is_relative_to(base):
+        return f"symbolic link to {target}, outside {base}: skipped (pass --follow-symlinks to read it)"
+    return None
+
+
+def _walk(root: Path, exclude: Path | None, follow: bool = False) -> list:
+    """The article and WARC files under `root`, and (path, why it is not read) for what is skipped."""
+    base, out, seen = root.resolve(), [], set()
+
+    def unreadable(exc: OSError) -> None:
+        out.append((Path(exc.filename or root), f"could not list the directory ({exc.strerror or exc}): its files are not read"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=follow):
         d = Path(dirpath)
-        dirnames[:] = sorted(n for n in dirnames if not n.startswith(".") and (exclude is None or (d / n).resolve() != exclude))
+        if follow:  # followed links can lead back up the tree: visit each directory once
+            try:
+                st = d.stat()
+            except OSError:
+                dirnames[:] = []
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                dirnames[:] = []
+                continue
+            seen.add((st.st_dev, st.st_ino))
+        keep = []
+        for n in sorted(dirnames):
+            p = d / n
+            if n.startswith(".") or (exclude is not None and p.resolve() == exclude):
+                continue
+            if p.is_symlink():
+                why = _link_problem(p, base, follow)
+                if why or not follow:  # a link inside the tree: its files are reached where they are
+                    if why:
+                        out.append((p, why))
+                    continue
+            keep.append(n)
+        dirnames[:] = keep
         for name in sorted(filenames):
-            if not name.startswith(".") and (suffix_of(name) in ARTICLE_SUFFIXES or suffix_of(name) in WARC_SUFFIXES):
-                out.append(d / name)
+            if not _wanted(name):
+                continue
+            p = d / name
+            why = _link_problem(p, base, follow) if p.is_symlink() else None
+            out.append((p, why) if why else p)
     return out
 
 
-def _expand(inp: str, exclude: Path | None) -> list[Path]:
+def _glob_base(pattern: str) -> Path:
+    parts = Path(pattern).parts
+    fixed = [x for x in parts[: next((i for i, x in enumerate(parts) if any(ch in x for ch in "*?[")), len(parts))]]
+    return Path(*fixed).resolve() if fixed else Path.cwd().resolve()
+
+
+def _expand(inp: str, exclude: Path | None, follow: bool = False) -> list:
+    if is_url(inp):
+        raise InputError(f"{inp}: batch reads files, directories and globs, not URLs",
+                         hint="score a page with `mythscan score URL`, or fetch the pages first (curl, wget, a crawler's WARC files) and batch the files")
     if any(ch in inp for ch in "*?["):
         matches = sorted(glob.glob(inp, recursive=True))
         if not matches:
             raise InputError(f"{inp}: the pattern matches no files", hint="check the pattern; quote it so the shell leaves it to mythscan")
-        out: list[Path] = []
+        out: list = []
+        base = _glob_base(inp)
         for m in matches:
             p = Path(m)
-            if p.is_dir():
-                out += _walk(p, exclude)
+            why = _link_problem(p, base, follow) if p.is_symlink() else None
+            if why:
+                out.append((p, why))
+            elif p.is_dir():
+                out += _walk(p, exclude, follow)
             elif exclude is None or exclude not in p.resolve().parents:
                 out.append(p)
         return out
@@ -116,11 +183,16 @@ def _expand(inp: str, exclude: Path | None) -> list[Path]:
     if not p.exists():
         raise InputError(f"{inp}: no such file or directory", hint="check the path")
     if p.is_dir():
-        files = _walk(p, exclude)
+        try:
+            os.scandir(p).close()
+        except OSError as exc:
+            raise InputError(f"{inp}: could not list the directory ({exc.strerror or exc})") from None
+        files = _walk(p, exclude, follow)
         if not files:
             raise InputError(f"{inp}: the directory holds no .txt, .md, .html or .warc(.gz) files",
                              hint="pass tables (.csv/.jsonl/.parquet) by name")
         return files
+    check_regular(p, inp)  # named as an input: a pipe or device is an error up front
     return [p]
 
 
@@ -130,8 +202,7 @@ def _sniff_encoding(path: Path) -> str:
 
     from .reading import decode_bytes
 
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rb") as fh:
+    with open_binary(path) as fh:
         head = fh.read(1 << 20)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
@@ -141,7 +212,8 @@ def _sniff_encoding(path: Path) -> str:
 
 
 def table_columns(path: Path) -> list[str] | None:
-    """Column names from the header alone; None when the file is empty or unreadable (reported later)."""
+    """Column names from the header alone; None when the file is empty or unreadable (reported later).
+    Reads at most the header row (CSV) or the first 50 lines (JSONL), each bounded."""
     suffix = suffix_of(path)
     try:
         if suffix == ".parquet":
@@ -149,28 +221,26 @@ def table_columns(path: Path) -> list[str] | None:
 
             return list(pq.read_schema(path).names)
         if suffix in (".csv", ".csv.gz", ".tsv"):
-            import pandas as pd
-
-            return list(pd.read_csv(path, nrows=0, sep="\t" if suffix == ".tsv" else ",", encoding=_sniff_encoding(path)).columns)
-        opener = gzip.open if suffix.endswith(".gz") else open
+            with csv_text(open_binary(path), _sniff_encoding(path)) as fh:
+                header, _ = csv_records(fh, MAX_BYTES, str(path), sep="\t" if suffix == ".tsv" else ",")
+            return header if isinstance(header, list) else None
         cols: dict[str, None] = {}
-        with opener(path, "rb") as fh:
-            for k, line in enumerate(fh):
-                if k >= 50:
-                    break
-                try:
-                    row = json.loads(line) if line.strip() else None
-                except ValueError:  # reported per line later
-                    continue
-                if isinstance(row, dict):
-                    cols.update(dict.fromkeys(row))
+        try:
+            with open_binary(path) as fh:
+                for k, (_, row) in enumerate(iter_jsonl(fh, MAX_BYTES, str(path))):
+                    if k >= 50:
+                        break
+                    if isinstance(row, dict):
+                        cols.update(dict.fromkeys(str(c) for c in row))
+        except Exception:  # damage after the first rows is reported when the rows are read
+            pass
         return list(cols) or None
     except Exception:
         return None
 
 
 def discover(inputs: list[str], *, text_column: str | None = None, id_column: str | None = None,
-             exclude: Path | None = None) -> list[Source]:
+             exclude: Path | None = None, follow_symlinks: bool = False) -> list[Source]:
     """Expand INPUTs into sources; every table's columns are checked here, before any work."""
     if not inputs:
         raise InputError("no inputs given", hint="give files, directories, globs, tables or WARC files")
@@ -178,12 +248,24 @@ def discover(inputs: list[str], *, text_column: str | None = None, id_column: st
     seen: set[Path] = set()
     sources: list[Source] = []
     for inp in inputs:
-        for p in _expand(inp, exclude):
+        for found in _expand(inp, exclude, follow_symlinks):
+            p, why = found if isinstance(found, tuple) else (found, None)
+            if why is None:
+                try:
+                    st = p.stat()
+                    if not stat.S_ISREG(st.st_mode):
+                        why = "not a regular file (a named pipe, socket or device): not read"
+                except OSError as exc:
+                    why = f"could not read the file ({exc.strerror or exc})"
+            if why is not None:
+                if p not in seen:
+                    seen.add(p)
+                    sources.append(Source(str(p), "error", 0, 0, error=why))
+                continue
             rp = p.resolve()
             if rp in seen:
                 continue
             seen.add(rp)
-            st = p.stat()
             suffix = suffix_of(p)
             if suffix in WARC_SUFFIXES:
                 sources.append(Source(str(p), "warc", st.st_size, st.st_mtime_ns))
@@ -255,41 +337,57 @@ def _read_file(src: Source, fi: int, base: int) -> RawItem:
 
 
 def _table_rows(src: Source) -> Iterator[tuple[dict, float]]:
-    """(row, fraction of the file read) for each row; raises on a malformed file."""
+    """(row, fraction of the file read) for each row; a row that cannot be read (too long, malformed)
+    is {"__error__": reason}. Every row is bounded by MAX_BYTES; raises on a malformed file."""
     suffix = suffix_of(src.path)
     if suffix == ".parquet":
-        import pyarrow.parquet as pq
+        yield from _parquet_rows(src)
+        return
+    with open(src.file, "rb") as raw:
+        frac = lambda: raw.tell() / max(src.size, 1)  # noqa: E731
+        if suffix in (".csv", ".csv.gz", ".tsv"):
+            enc = _sniff_encoding(Path(src.file))
+            with csv_text(open_binary(src.file, src.path, raw=raw), enc) as fh:
+                header, rows = csv_records(fh, MAX_BYTES, src.path, sep="\t" if suffix == ".tsv" else ",")
+                if isinstance(header, str):
+                    raise InputError(header)
+                for _, row in rows:
+                    yield (row if isinstance(row, dict) else {"__error__": row}), frac()
+        else:
+            for _, row in iter_jsonl(open_binary(src.file, src.path, raw=raw), MAX_BYTES, src.path):
+                yield (row if isinstance(row, dict) else {"__error__": row}), frac()
 
-        pf = pq.ParquetFile(src.file)
-        total, done = max(pf.metadata.num_rows, 1), 0
-        for batch in pf.iter_batches(batch_size=512):
+
+def _parquet_rows(src: Source) -> Iterator[tuple[dict, float]]:
+    """Parquet rows in batches small enough that a batch holds ~64 MB, whatever the rows' size; a row
+    group whose rows average over MAX_BYTES (one 100 MB cell) is reported, not read."""
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(src.file)
+    meta = pf.metadata
+    total, done = max(meta.num_rows, 1), 0
+    for g in range(meta.num_row_groups):
+        rg = meta.row_group(g)
+        per_row = rg.total_byte_size / max(rg.num_rows, 1)
+        if per_row > MAX_BYTES:
+            done += rg.num_rows
+            yield {"__error__": f"row group {g + 1} ({rg.num_rows} rows): rows average {mb(int(per_row))}, over the "
+                                f"{mb(MAX_BYTES)} limit for one row (skipped)"}, done / total
+            continue
+        size = max(1, min(512, int(64 * 1024 * 1024 // max(per_row, 1))))
+        for batch in pf.iter_batches(batch_size=size, row_groups=[g]):
             for row in batch.to_pylist():
                 done += 1
-                yield row, done / total
-    elif suffix in (".csv", ".csv.gz", ".tsv"):
-        import pandas as pd
+                big = next((k for k, v in row.items() if isinstance(v, (str, bytes)) and len(v) > MAX_BYTES), None)
+                yield ({"__error__": f"row {done}: the {big!r} value is over the {mb(MAX_BYTES)} limit for one row"}
+                       if big is not None else row), done / total
 
-        enc = _sniff_encoding(Path(src.file))
-        with open(src.file, "rb") as fh:
-            reader = pd.read_csv(fh, dtype=str, keep_default_na=False, chunksize=512, sep="\t" if suffix == ".tsv" else ",",
-                                 encoding=enc, encoding_errors="replace", compression="gzip" if suffix.endswith(".gz") else None)
-            for chunk in reader:
-                frac = fh.tell() / max(src.size, 1)
-                for row in chunk.to_dict("records"):
-                    yield row, frac
-    else:
-        with open(src.file, "rb") as raw:
-            fh = gzip.GzipFile(fileobj=raw) if suffix.endswith(".gz") else raw
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    row = {"__error__": f"line {lineno}: not valid JSON ({exc})"}
-                if not isinstance(row, dict):
-                    row = {"__error__": f"line {lineno}: not a JSON object"}
-                yield row, raw.tell() / max(src.size, 1)
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, InputError):  # ours: already says what and where
+        return str(exc)
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _iter_table(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]:
@@ -317,9 +415,8 @@ def _iter_table(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]
             n += 1
             yield item
     except Exception as exc:  # truncated gzip, malformed CSV/Parquet: report, keep what was read
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         yield RawItem(fi, n, f"{src.path}#{n + 1}", src.path, pos=base + src.size,
-                      error=f"could not read past row {n}: {type(exc).__name__}: {reason}")
+                      error=f"could not read past row {n}: {_reason(exc)}")
 
 
 def _iter_warc(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]:
@@ -327,8 +424,11 @@ def _iter_warc(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]:
 
     n = 0
     try:
-        with open(src.file, "rb") as fh:
-            it = ArchiveIterator(fh)
+        # warcio is given the inflated stream, so that the gzip bomb guard applies, and it stops after
+        # 32 MB without a line break: warcio reads junk between records as one line, in memory, in
+        # quadratic time (1 GB took 4 GB and 80 s); 1 MB blocks keep that to a few dozen appends
+        with open(src.file, "rb") as fh, open_binary(src.file, src.path, raw=fh, max_run=WARC_MAX_RUN, buffered=False) as stream:
+            it = ArchiveIterator(stream, block_size=1 << 20)
             for rec in it:
                 if not rec.rec_headers.get_header("WARC-Record-ID"):
                     raise ValueError("a record without WARC-Record-ID: not a WARC file")
@@ -345,6 +445,9 @@ def _iter_warc(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]:
                 if rec.rec_type == "response" and rec.http_headers is not None:
                     status = rec.http_headers.get_statuscode()
                     ctype = rec.http_headers.get_header("Content-Type") or ""
+                    for key, header in (("http_last_modified", "Last-Modified"), ("http_date", "Date")):
+                        if rec.http_headers.get_header(header):
+                            item.meta[key] = rec.http_headers.get_header(header)[:100]
                 else:
                     status, ctype = "200", rec.rec_headers.get_header("Content-Type") or ""
                 mime = ctype.split(";")[0].strip().lower()
@@ -365,18 +468,17 @@ def _iter_warc(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]:
                 item.pos = base + min(fh.tell(), src.size)
                 n += 1
                 yield item
-            end = getattr(it, "offset", None)
-            if isinstance(end, int) and end < src.size:  # warcio stops quietly at a truncated gzip member
-                raise EOFError(f"the last {src.size - end} bytes hold no complete record")
     except Exception as exc:  # truncated gzip, not a WARC: report, keep the records read so far
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         yield RawItem(fi, n, f"{src.path}#{n + 1}", src.path, pos=base + src.size,
-                      error=f"truncated or corrupt WARC after {n} record(s): {type(exc).__name__}: {reason}")
+                      error=f"truncated or corrupt WARC after {n} record(s): {_reason(exc)}")
 
 
 def iter_source(src: Source, fi: int, base: int = 0, skip: int = 0) -> Iterator[RawItem]:
     """The items of one source (file index `fi`), skipping the first `skip`; `base`: bytes before it."""
-    if src.size == 0:
+    if src.kind == "error":
+        if skip == 0:
+            yield RawItem(fi, 0, src.path, src.path, error=src.error, pos=base)
+    elif src.size == 0:
         if skip == 0:
             yield RawItem(fi, 0, src.path, src.path, error="the file is empty", pos=base)
     elif src.kind == "file":

@@ -15,7 +15,8 @@ import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .batch import ARTICLE_FIELDS, ERROR_FIELDS, PARTS, SENTENCE_FIELDS, PartStore, _arrow_schema, _now, options_dict
+from .batch import (ARTICLE_FIELDS, ERROR_FIELDS, PARTS, PUBLICATION_DATE_SOURCES, SENTENCE_FIELDS, PartStore, _arrow_schema, _now,
+                    options_dict)
 from .sanitise import csv_arrow, link as safe_link
 
 
@@ -114,11 +115,17 @@ def build_summary(out: Path, manifest: dict, sources, opts, taxonomy=None) -> di
     total, by_year, by_outlet = _bucket(), defaultdict(_bucket), defaultdict(_bucket)
     cats, cat_articles, accurate, top = Counter(), Counter(), 0, []
     cols = ["article_id", "outlet", "year", "date", "title", "url", "sentences", "myths", "accurate", "myth_share", "categories", "topical", "verdict"]
-    seq = 0
+    seq, date_sources = 0, Counter()
     for p in parts:
-        for r in pq.read_table(store.path(p["part"], "articles.parquet"), columns=cols).to_pylist():
+        path = store.path(p["part"], "articles.parquet")
+        has_source = "date_source" in pq.read_schema(path).names  # parts written before date_source: every date counts
+        for r in pq.read_table(path, columns=cols + ["date_source"] * has_source).to_pylist():
             seq += 1
-            y = str(r["year"]) if r["year"] is not None else "unknown"
+            source = (r.get("date_source") or "none") if has_source else "unrecorded"
+            date_sources[source] += 1
+            # only publication dates go by year: a crawl's date (WARC-Date, HTTP headers) says when the page was fetched
+            dated = source in PUBLICATION_DATE_SOURCES or source == "unrecorded"
+            y = str(r["year"]) if r["year"] is not None and dated else "unknown"
             for b in (total, by_year[y], by_outlet[r["outlet"] or "unknown"]):
                 b["articles"] += 1
                 b["sentences"] += r["sentences"]
@@ -168,11 +175,13 @@ def build_summary(out: Path, manifest: dict, sources, opts, taxonomy=None) -> di
                sentences_per_s=round(total["sentences"] / seconds, 1) if seconds else None)
     totals = {**_finish_bucket("all", total), "items": n("items"), "duplicates": n("duplicates"), "errors": n("errors"),
               "skipped": sum(skipped.values()), "candidates": n("candidates"), "accurate": accurate,
-              "filtered": total["sentences"] - n("candidates")}
+              "filtered": total["sentences"] - n("candidates"),
+              "no_publication_date": sum(v for k, v in date_sources.items() if k not in (*PUBLICATION_DATE_SOURCES, "unrecorded"))}
     totals.pop("key")
     years = sorted((k for k in by_year if k != "unknown")) + (["unknown"] if "unknown" in by_year else [])
     return {
         "run": run, "totals": totals,
+        "date_sources": dict(date_sources.most_common()),
         "skipped_by_reason": dict(skipped.most_common(20)),
         "by_year": [_finish_bucket(k, by_year[k]) for k in years],
         "by_outlet": [_finish_bucket(k, v) for k, v in sorted(by_outlet.items(), key=lambda kv: (-kv[1]["topical"], -kv[1]["articles"], kv[0]))][:100],
@@ -265,6 +274,19 @@ def _table(rows: list[dict], cols: list[tuple[str, str]]) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _dates_note(summary: dict) -> str:
+    """Which dates the chart uses, and how many articles it leaves out for want of a publication date."""
+    src, t = summary.get("date_sources") or {}, summary["totals"]
+    missing = t.get("no_publication_date", 0)
+    if not missing:
+        return "<p class=muted>Every article has a publication date (from the input's date column or the page's metadata).</p>"
+    crawl = src.get("warc", 0) + src.get("http", 0)
+    return (f"<p>{missing:,} of {t['articles']:,} articles have no reliable publication date and are not in the chart "
+            f"(year “unknown” below): {crawl:,} are dated only by when they were crawled (WARC-Date or HTTP headers, in "
+            f"<code>articles.date</code> with <code>date_source</code> warc or http) and {src.get('none', 0):,} have no date at all. "
+            "Dates come from the input's date column or the page's metadata; none is guessed from the text.</p>")
+
+
 def render_html(summary: dict, errors: list[dict]) -> str:
     t, run = summary["totals"], summary["run"]
     imgs = plots(summary)
@@ -285,7 +307,8 @@ def render_html(summary: dict, errors: list[dict]) -> str:
              "<p>Sentences are flagged by a classifier: a flag means the sentence likely asserts a misconception, "
              "not that the article endorses it (it may quote or rebut it). Check flagged sentences before citing the figures.</p>",
              "<h2>Totals</h2>", "<table>" + "".join(f"<tr><td>{_e(k)}</td><td class=n>{v:,}</td></tr>" for k, v in totals) + "</table>",
-             "<h2>Over time</h2>", img("time", "myth share by year"), _table(summary["by_year"], [("key", "year")] + cols[1:]),
+             "<h2>Over time</h2>", _dates_note(summary), img("time", "myth share by year"),
+             _table(summary["by_year"], [("key", "year")] + cols[1:]),
              "<h2>By outlet</h2>", img("outlets", "myth share by outlet"), _table(summary["by_outlet"][:30], [("key", "outlet")] + cols[1:]),
              "<h2>Myths found</h2>", img("categories", "myths by category"),
              _table(summary["categories"], [("name", "category"), ("category", "id"), ("myths", "myth sentences"), ("articles", "articles")]),

@@ -129,12 +129,14 @@ def score(
     threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth) (default: the model's, chosen by cross-validation)."),
     all_sentences: bool = typer.Option(False, "--all", help="Show every sentence, not only flagged and borderline ones (text); keep all sentences in jsonl."),
     fail_on_myth: bool = typer.Option(False, "--fail-on-myth", help="Exit with status 2 when any myth is found (for editorial pipelines)."),
+    allow_private: bool = typer.Option(False, "--allow-private", help="Fetch URLs on this machine or a private network (loopback, private, link-local addresses; refused by default)."),
 ):
     """Score articles sentence by sentence: which sentences assert a myth, which, how sure, and what the record says."""
+    from .reading import read_source
     from .scoring import Scorer
 
     scorer = Scorer(model, threshold=threshold)
-    results = [scorer.score_source(src) for src in sources]
+    results = [scorer.score_document(read_source(src, allow_private=allow_private)) for src in sources]
     if format is ScoreFormat.text:
         from rich.console import Console
 
@@ -170,22 +172,71 @@ def classify(
     threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth)."),
 ):
     """Classify sentences as given (no splitting), in input order: label, myth_probability, category, probabilities."""
-    from .reading import read_sentences
+    import itertools
+
+    from .reading import iter_sentences
     from .reports import sentence_record
     from .scoring import Scorer
 
-    texts, _ = read_sentences(file, text_column=text_column)
+    # streamed in chunks, so memory stays flat however many sentences come; a bad input (missing
+    # column, binary file, a "sentence" of 100,000+ characters) fails before the model loads if
+    # it is in the first chunk, else mid-way, with one error line (--out is then not written)
+    texts = iter_sentences(file, text_column=text_column)
+    first = list(itertools.islice(texts, CLASSIFY_CHUNK))
     scorer = Scorer(model, threshold=threshold)
-    records = [sentence_record(s) for s in scorer.classify(texts)]
-    if format is TableFormat.jsonl:
-        _write(out, "\n".join(json.dumps(r, ensure_ascii=False) for r in records))
-    else:
-        import pandas as pd
+    with _Output(out) as fh:
+        writer = None
+        for chunk in itertools.chain([first], iter(lambda: list(itertools.islice(texts, CLASSIFY_CHUNK)), [])):
+            for s in scorer.classify(chunk):
+                r = sentence_record(s)
+                if format is TableFormat.jsonl:
+                    fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+                    continue
+                flat = {**{k: v for k, v in r.items() if k != "probabilities"}, **{f"p_{k}": v for k, v in r["probabilities"].items()}}
+                if writer is None:
+                    import csv
 
-        from .sanitise import csv_frame
+                    from .sanitise import csv_cell
 
-        flat = [{**{k: v for k, v in r.items() if k != "probabilities"}, **{f"p_{k}": v for k, v in r["probabilities"].items()}} for r in records]
-        _write(out, csv_frame(pd.DataFrame(flat)).to_csv(index=False))
+                    writer = csv.DictWriter(fh, fieldnames=list(flat), lineterminator="\n")
+                    writer.writeheader()
+                writer.writerow({k: csv_cell(v) for k, v in flat.items()})  # no spreadsheet formulas
+
+
+CLASSIFY_CHUNK = 2000
+
+
+class _Output:
+    """stdout, or FILE written to a temporary file beside it and renamed when complete."""
+
+    def __init__(self, out: Optional[Path]):
+        self.out, self.tmp, self.fh = out, None, None
+
+    def __enter__(self):
+        if self.out is None:
+            self.fh = sys.stdout
+            return self.fh
+        import tempfile
+
+        Path(self.out).parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{Path(self.out).name}.", dir=Path(self.out).parent)
+        self.fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        return self.fh
+
+    def __exit__(self, kind, exc, tb):
+        if self.out is None:
+            self.fh.flush()
+            return False
+        self.fh.close()
+        if kind is None:
+            from .fileio import _mode_for
+
+            os.chmod(self.tmp, _mode_for(Path(self.out)))
+            os.replace(self.tmp, self.out)
+            typer.echo(f"wrote {self.out}", err=True)
+        else:
+            os.unlink(self.tmp)
+        return False
 
 
 @labels_app.command("validate")
@@ -275,13 +326,15 @@ def labels_suggest(inputs: List[str] = typer.Argument(..., help="Unlabelled text
                    n: int = typer.Option(50, "--n", help="How many sentences to suggest."),
                    out: Path = typer.Option(Path("to_label.csv"), "--out", "-o", help="CSV to write, ready for `labels add` once checked."),
                    model: Optional[str] = typer.Option(None, "--model", "-m"),
-                   text_column: str = typer.Option("text", "--text-column")):
+                   text_column: str = typer.Option("text", "--text-column"),
+                   allow_private: bool = typer.Option(False, "--allow-private", help="Fetch URLs on this machine or a private network (refused by default).")):
     """Pick the sentences that would teach the model most (uncertain, diverse, not yet labelled)."""
     from .active import suggest
     from .fileio import atomic_write_text
     from .sanitise import csv_frame
 
-    df = suggest(inputs, n, model=model, text_column=text_column)
+    df = suggest(inputs, n, model=model, text_column=text_column, allow_private=allow_private,
+                 log=lambda msg: typer.echo(f"mythscan: warning: {msg}", err=True))
     atomic_write_text(out, csv_frame(df).to_csv(index=False))  # `labels add` removes the formula guard again
     typer.echo(f"wrote {len(df)} suggestions to {out} with the model's guesses: confirm or correct label/category, then `mythscan labels add {out}`")
 

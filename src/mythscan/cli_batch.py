@@ -70,6 +70,7 @@ def register(app: typer.Typer) -> None:
         address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (e.g. ray://head:10001 or auto); default: a local Ray."),
         top: int = typer.Option(20, "--top", min=1, help="How many of the most myth-dense articles the report lists."),
         progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on when stderr is a terminal)."),
+        follow_symlinks: bool = typer.Option(False, "--follow-symlinks", help="Read symbolic links that lead out of an input directory (skipped and reported by default)."),
     ):
         """Score an archive of articles: tables of flagged sentences and articles, errors, summary.json and report.html."""
         from .batch import BatchOptions, run_batch
@@ -82,7 +83,7 @@ def register(app: typer.Typer) -> None:
         opts = BatchOptions(inputs=list(inputs), out=out, text_column=text_column, id_column=id_column, model=model,
                             threshold=threshold, all_sentences=all_sentences, prefilter=prefilter, dedup=dedup,
                             format=format.value, chunk_size=chunk_size, workers=workers, resume=resume, overwrite=overwrite,
-                            engine=engine.value, address=address, top=top, progress=update,
+                            engine=engine.value, address=address, top=top, progress=update, follow_symlinks=follow_symlinks,
                             log=lambda msg: typer.echo(f"mythscan: {msg}", err=True))
         if bar is not None:
             with bar:

@@ -22,6 +22,8 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 REGISTERS = {"tabloid", "wire", "op-ed", "research", "headline", "social", "state-media", "translated", "feature", "blog", "broadcast", "user"}
 SPLITS = {"train", "test"}
 NEAR_DUP_JACCARD = 0.5
+MAX_LABEL_BYTES = 50 * 1024 * 1024  # a label file is read whole and checked in memory; the committed one is ~2 MB
+MAX_LABEL_TEXT = 5_000  # characters; a label is one sentence (the longest committed one has 391)
 _NORM = re.compile(r"[^\w\s]+")
 
 
@@ -72,9 +74,17 @@ def label_files(path: str | Path | None = None) -> list[Path]:
 
 def read_rows(file: Path) -> tuple[list[dict], list[Problem]]:
     """Rows of one label file, each with its 1-based line number in ``_line``."""
+    import stat
+
     rows: list[dict] = []
     problems: list[Problem] = []
     try:
+        st = file.stat()
+        if not stat.S_ISREG(st.st_mode):  # a named pipe would block forever
+            raise LabelError(f"{file}: not a regular file", hint="give a .csv or .jsonl label file")
+        if st.st_size > MAX_LABEL_BYTES:
+            raise LabelError(f"{file}: {st.st_size / 1e6:.0f} MB is larger than the {MAX_LABEL_BYTES // 2**20} MB limit for a label file",
+                             hint="split it into batches")
         raw = file.read_bytes()
     except OSError as exc:
         raise LabelError(f"{file}: cannot read ({exc})") from None
@@ -93,26 +103,47 @@ def read_rows(file: Path) -> tuple[list[dict], list[Problem]]:
             except json.JSONDecodeError as exc:
                 problems.append(Problem(str(file), i, f"invalid JSON: {exc.msg}"))
                 continue
+            except RecursionError:
+                problems.append(Problem(str(file), i, "invalid JSON: nested too deeply"))
+                continue
             if not isinstance(obj, dict):
                 problems.append(Problem(str(file), i, "expected a JSON object"))
                 continue
             obj = {k: ("" if v is None else str(v)) for k, v in obj.items()}
             obj["_line"] = i
+            if _long_text(obj, file, i, problems):
+                continue
             rows.append(obj)
         return rows, problems
+    if csv.field_size_limit() < MAX_LABEL_BYTES:  # the default (128 KB) raised csv.Error on one long field
+        csv.field_size_limit(MAX_LABEL_BYTES)
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames:
-        return [], [Problem(str(file), 1, "empty file: expected a header row")]
     line = 2
-    for row in reader:
-        if None in row:
-            problems.append(Problem(str(file), line, f"{len(row[None])} field(s) more than the header has"))
-            row.pop(None)
-        row = {k: ("" if v is None else v) for k, v in row.items()}
-        row["_line"] = line
-        rows.append(row)
-        line = reader.line_num + 1
+    try:
+        if not reader.fieldnames:
+            return [], [Problem(str(file), 1, "empty file: expected a header row")]
+        for row in reader:
+            if None in row:
+                problems.append(Problem(str(file), line, f"{len(row[None])} field(s) more than the header has"))
+                row.pop(None)
+            row = {k: ("" if v is None else v) for k, v in row.items()}
+            row["_line"] = line
+            if not _long_text(row, file, line, problems):
+                rows.append(row)
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        problems.append(Problem(str(file), line, f"malformed CSV ({exc}); the rest of the file is not read"))
     return rows, problems
+
+
+def _long_text(row: dict, file: Path, line: int, problems: list[Problem]) -> bool:
+    """A text too long to be one sentence is a problem, and its row is left out of further checks
+    (near-duplicate shingles of a 100 MB field once took 1.2 GB)."""
+    n = len(row.get("text") or "")
+    if n > MAX_LABEL_TEXT:
+        problems.append(Problem(str(file), line, f"text of {n:,} characters: a label is one sentence (at most {MAX_LABEL_TEXT:,})"))
+        return True
+    return False
 
 
 def check_rows(rows: list[dict], file: str, taxonomy: Taxonomy, *, required: Iterable[str] = REQUIRED_COLUMNS) -> list[Problem]:

@@ -55,23 +55,31 @@ def read_batch(path: Path) -> tuple[list[dict], list[Problem]]:
 
 
 def _read_label_studio(path: Path) -> tuple[list[dict], list[Problem]]:
+    from .data import MAX_LABEL_BYTES
+
+    if path.stat().st_size > MAX_LABEL_BYTES or not path.is_file():
+        raise LabelError(f"{path}: not a regular file under the {MAX_LABEL_BYTES // 2**20} MB limit for a label file")
     try:
         tasks = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return [], [Problem(str(path), 1, f"not a valid Label Studio JSON export ({exc})")]
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return [], [Problem(str(path), 1, f"not a valid Label Studio JSON export ({str(exc)[:200] or type(exc).__name__})")]
     rows, problems = [], []
     for i, task in enumerate(tasks if isinstance(tasks, list) else [], start=1):
-        text = (task.get("data") or {}).get("text", "")
         label = category = ""
-        for ann in task.get("annotations") or []:
-            for res in ann.get("result") or []:
-                choices = (res.get("value") or {}).get("choices") or []
-                if not choices:
-                    continue
-                if res.get("from_name") == "category":
-                    category = choices[0]
-                else:
-                    label = choices[0]
+        try:
+            text = str((task.get("data") or {}).get("text", ""))
+            for ann in task.get("annotations") or []:
+                for res in ann.get("result") or []:
+                    choices = (res.get("value") or {}).get("choices") or []
+                    if not choices:
+                        continue
+                    if res.get("from_name") == "category":
+                        category = str(choices[0])
+                    else:
+                        label = str(choices[0])
+        except (AttributeError, TypeError, KeyError, IndexError):  # not shaped like a Label Studio task
+            problems.append(Problem(str(path), i, "not a Label Studio task (expected data.text and annotations[].result[].value.choices)"))
+            continue
         if not label:
             problems.append(Problem(str(path), i, "task has no label choice"))
         rows.append({"text": text, "label": label, "category": category, "_line": i})

@@ -11,7 +11,7 @@ from typing import Sequence
 from .models import LABELS, BaseModel
 from .persistence import load_model as _load_model
 from .reading import Document, document_from_bytes, read_source
-from .splitting import split_sentences
+from .splitting import split_article
 from .taxonomy import Taxonomy, load_taxonomy
 
 
@@ -106,7 +106,9 @@ class Scorer:
         return out
 
     def score_document(self, doc: Document) -> ArticleResult:
-        spans = split_sentences(doc.text)
+        spans, capped = split_article(doc.text)  # at most MAX_SENTENCES, each at most MAX_SENTENCE_CHARS
+        if capped:
+            doc.warnings.append(capped)
         results = self.classify([s.text for s in spans])
         for i, (r, s) in enumerate(zip(results, spans)):
             r.index, r.start, r.end = i, s.start, s.end

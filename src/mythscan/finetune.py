@@ -32,6 +32,7 @@ def _state_hash(state: dict[str, np.ndarray]) -> str:
 
 class FinetuneModel(EmbedModel):
     kind = "finetune"
+    uses_weights = False
 
     def __init__(self, decision=None, params=None):
         super().__init__(decision, params)

@@ -29,12 +29,94 @@ FORMAT_VERSION = 1
 
 
 @dataclass
+class Sentences:
+    """Sentences with what a reader sees around them: each row's text, the sentence before it in
+    its article (``context``, "" for the first) and the article it belongs to (``article``: rows of
+    one article share a key and stand in reading order). Every model accepts this, a plain list of
+    sentences (each its own one-sentence article) or a DataFrame (`Sentences.of`); kinds that do
+    not read context use ``text`` alone."""
+
+    text: list[str]
+    context: list[str]
+    article: list[str]
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def __iter__(self):
+        """The sentences' texts (as a plain list of sentences iterates)."""
+        return iter(self.text)
+
+    @classmethod
+    def of(cls, X) -> "Sentences":
+        """From Sentences, a sequence of strings, or a DataFrame with ``text`` and optionally
+        ``context_before`` (or ``context``) and ``article`` (rows in reading order, or ordered by
+        ``position``). With ``article`` but no context column, each row's context is the row
+        before it in its article."""
+        if isinstance(X, cls):
+            return X
+        if hasattr(X, "columns"):
+            return cls.from_frame(X)
+        if isinstance(X, str):
+            raise ModelError("expected a list of sentences, got one string", hint="wrap it in a list")
+        texts = ["" if t is None else str(t) for t in X]
+        return cls(texts, [""] * len(texts), [f"#{i}" for i in range(len(texts))])
+
+    @classmethod
+    def from_frame(cls, df, text_column: str = "text", context_column: str | None = None,
+                   article_column: str | None = None) -> "Sentences":
+        cols = list(df.columns)
+        if text_column not in cols:
+            raise ModelError(f"no {text_column!r} column; found {cols[:20]}", hint="name the column holding the sentences")
+        texts = ["" if t is None else str(t) for t in df[text_column].tolist()]
+        article_column = article_column or ("article" if "article" in cols else None)
+        context_column = context_column or next((c for c in ("context_before", "context") if c in cols), None)
+        for name in (context_column, article_column):
+            if name is not None and name not in cols:
+                raise ModelError(f"no {name!r} column; found {cols[:20]}", hint="check the column name")
+        n = len(texts)
+        articles = ([str(a) for a in df[article_column].tolist()] if article_column else [f"#{i}" for i in range(n)])
+        if context_column:
+            context = ["" if (c is None or c != c) else str(c) for c in df[context_column].tolist()]
+        elif article_column:
+            order = list(range(n))
+            if "position" in cols:
+                pos = [float(p) if str(p).strip() not in ("", "nan") else i for i, p in enumerate(df["position"].tolist())]
+                order.sort(key=lambda i: (articles[i], pos[i], i))
+            else:
+                order.sort(key=lambda i: (articles[i], i))
+            context = [""] * n
+            for prev, cur in zip(order, order[1:]):
+                if articles[prev] == articles[cur]:
+                    context[cur] = texts[prev]
+        else:
+            context = [""] * n
+        return cls(texts, context, articles)
+
+    def take(self, idx) -> "Sentences":
+        return Sentences([self.text[i] for i in idx], [self.context[i] for i in idx], [self.article[i] for i in idx])
+
+    def alone(self) -> "Sentences":
+        """Every row as its own one-sentence article without context (how a sentence reads when
+        it is classified on its own)."""
+        return Sentences(list(self.text), [""] * len(self.text), [f"#alone{i}" for i in range(len(self.text))])
+
+
+@dataclass
 class Decision:
     """How probabilities become labels: myth when P(myth) >= threshold, else the likelier rest."""
 
     threshold: float = 0.5
     review_band: float = 0.15
     temperature: float = 1.0
+    # the high-precision operating point (`--precision high`, the article verdict's "confident"
+    # flags), chosen on labelled real coverage at training time; None for older models
+    high_threshold: float | None = None
+
+    def confident(self) -> float:
+        """P(myth) of a confident flag: the high-precision operating point, or for models without
+        one the threshold plus the review band."""
+        return float(self.high_threshold) if self.high_threshold is not None else min(0.99, self.threshold + self.review_band)
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -58,11 +140,11 @@ class LinearHead:
         self.classes_ = np.asarray(list(classes))
 
     @classmethod
-    def fit(cls, X, y, C: float = 1.0, seed: int = 0, class_weight="balanced") -> "LinearHead":
+    def fit(cls, X, y, C: float = 1.0, seed: int = 0, class_weight="balanced", sample_weight=None) -> "LinearHead":
         from sklearn.linear_model import LogisticRegression
 
         lr = LogisticRegression(C=C, max_iter=3000, class_weight=class_weight, random_state=seed)
-        lr.fit(X, y)
+        lr.fit(X, y, sample_weight=sample_weight)
         coef, intercept = lr.coef_, lr.intercept_
         if len(lr.classes_) == 2:  # binary LR stores one row; expand to two for softmax
             coef = np.vstack([-coef[0] / 2, coef[0] / 2])
@@ -126,9 +208,19 @@ class BaseModel:
     # returns None for the categories.
     label_only = False
 
-    def fit(self, texts: Sequence[str], labels: Sequence[str], categories: Sequence[str | None] | None = None,
-            category_kind: dict[str, str] | None = None, groups: Sequence[str] | None = None):
-        texts, labels = [str(t) for t in texts], [str(lab) for lab in labels]
+    # kinds that read each sentence in its article (context, page) take `Sentences` in _fit and
+    # _raw_proba; the others get the plain texts
+    reads_context = False
+
+    def fit(self, texts, labels: Sequence[str], categories: Sequence[str | None] | None = None,
+            category_kind: dict[str, str] | None = None, groups: Sequence[str] | None = None, sample_weight=None,
+            **fit_params):
+        """``texts``: sentences, `Sentences` or a DataFrame (see `Sentences.of`); ``groups``: what
+        inner cross-validation folds by (kinds with ``uses_groups``); ``sample_weight``: per-row
+        weights (kinds with ``uses_weights``; others refuse weights other than 1); ``fit_params``: what
+        kinds that read context learn from besides labels (`contextual.ContextModel._fit`)."""
+        sents = Sentences.of(texts)
+        texts, labels = list(sents.text), [str(lab) for lab in labels]
         bad = sorted(set(labels) - set(LABELS))
         if bad:
             raise ModelError(f"unknown labels {bad}", hint=f"labels must be one of {LABELS}")
@@ -139,32 +231,46 @@ class BaseModel:
             if f not in ("other", "myth", "accurate"):
                 self.category_kind.setdefault(f, lab)
         groups = [str(g) for g in groups] if groups is not None else [str(i) for i in range(len(texts))]
+        w = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        if len(w) != len(labels):
+            raise ModelError(f"{len(w)} sample weights for {len(labels)} rows")
+        if not self.uses_weights and not np.allclose(w, 1.0):
+            raise ModelError(f"the {self.kind} kind does not take sample weights", hint="use tfidf, embed, ensemble, stack or context")
         if self.params.get("name_swap"):
+            if self.reads_context:
+                raise ModelError("name_swap is not available for kinds that read context", hint="remove name_swap from the config")
             from .augment import swap_names
 
-            texts, labels, fine, groups = swap_names(texts, labels, fine, groups, seed=int(self.params.get("seed", 0)))
+            texts, labels, fine, groups, w = swap_names(texts, labels, fine, groups, list(w), seed=int(self.params.get("seed", 0)))
+        extra = {"sample_weight": np.asarray(w, dtype=float)} if self.uses_weights else {}
         if self.uses_groups:
-            self._fit(texts, labels, fine, groups=groups)
+            extra["groups"] = groups
+        if fit_params and not self.reads_context:
+            raise ModelError(f"the {self.kind} kind takes no {sorted(fit_params)}")
+        if self.reads_context:
+            self._fit(sents, labels, fine, **extra, **fit_params)
         else:
-            self._fit(texts, labels, fine)
+            self._fit(texts, labels, fine, **extra)
         return self
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    uses_weights = False  # kinds whose _fit takes sample_weight
+
+    def predict_proba(self, texts) -> np.ndarray:
         return self.predict_all(texts)[0]
 
-    def predict_all(self, texts: Sequence[str], threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    def predict_all(self, texts, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
         """Label probabilities (calibrated), labels after the myth threshold (the model's unless
-        ``threshold`` is given), and categories."""
-        texts = [str(t) for t in texts]
-        if not texts:
+        ``threshold`` is given), and categories. ``texts``: sentences, `Sentences` or a DataFrame."""
+        sents = Sentences.of(texts)
+        if not len(sents):
             return np.zeros((0, 3)), np.array([], dtype=object), []
-        proba, fine = self._raw_proba(texts)
+        proba, fine = self._raw_proba(sents if self.reads_context else list(sents.text))
         proba = apply_temperature(proba, self.decision.temperature)
         labels = decide(proba, self.decision.threshold if threshold is None else threshold)
         cats = self._categories(labels, fine)
         return proba, labels, cats
 
-    def predict(self, texts: Sequence[str]) -> np.ndarray:
+    def predict(self, texts) -> np.ndarray:
         return self.predict_all(texts)[1]
 
     def _categories(self, labels: np.ndarray, fine: np.ndarray) -> list[str | None]:
@@ -214,6 +320,7 @@ def decide(proba: np.ndarray, threshold: float) -> np.ndarray:
 
 class TfidfModel(BaseModel):
     kind = "tfidf"
+    uses_weights = True
 
     def _vectorizer(self):
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -231,13 +338,14 @@ class TfidfModel(BaseModel):
 
     vectorizer = None
 
-    def _fit(self, texts, labels, fine):
+    def _fit(self, texts, labels, fine, sample_weight=None):
         self.vectorizer = self._vectorizer()
         X = self.vectorizer.fit_transform(texts)
         C, seed = self.params.get("C", 10.0), self.params.get("seed", 0)
         dtype = self.params.get("coef_dtype")
-        self.label_head = LinearHead.fit(X, labels, C=C, seed=seed).rounded(dtype)
-        self.fine_head = None if self.label_only else LinearHead.fit(X, fine, C=C, seed=seed).rounded(dtype)
+        w = sample_weight
+        self.label_head = LinearHead.fit(X, labels, C=C, seed=seed, sample_weight=w).rounded(dtype)
+        self.fine_head = None if self.label_only else LinearHead.fit(X, fine, C=C, seed=seed, sample_weight=w).rounded(dtype)
         self.fine_classes_ = None if self.label_only else self.fine_head.classes_
 
     def _save_weights(self, path):
@@ -276,6 +384,8 @@ class TfidfModel(BaseModel):
         if self.vectorizer is not None:
             X = self.vectorizer.transform(texts)
             return self.label_head.predict_proba(X), (None if self.fine_head is None else self.fine_head.predict_proba(X))
+        if self.fine_head is None:  # a label-only member
+            return softmax(self.fast.dot(texts, self.label_head.coef) + self.label_head.intercept), None
         both = np.vstack([self.label_head.coef, self.fine_head.coef])
         z = self.fast.dot(texts, both)
         k = len(self.label_head.coef)
@@ -340,7 +450,10 @@ class SvmHead:
         return SVC(C=C, gamma=gamma, kernel="rbf", class_weight="balanced", decision_function_shape="ovo", random_state=seed)
 
     @classmethod
-    def fit(cls, X, y, C: float = 4.0, gamma: float = 1.0, seed: int = 0, folds: int = 3, support_dtype: str = "float16") -> "SvmHead":
+    def fit(cls, X, y, C: float = 4.0, gamma: float = 1.0, seed: int = 0, folds: int = 3, support_dtype: str = "float16",
+            sample_weight=None) -> "SvmHead":
+        """``sample_weight`` scales each row's C (and its weight in the calibration), e.g. to let
+        the project's written sentences count less than real coverage."""
         from sklearn.model_selection import StratifiedKFold
 
         if support_dtype not in ("float16", "int8"):
@@ -348,14 +461,15 @@ class SvmHead:
         stored, scale = _quantize(np.asarray(X, dtype=np.float32), support_dtype)
         X = _dequantize(stored, scale)  # fit on what is stored, so saving changes nothing
         y = np.asarray(y, dtype=object)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         oof = None
         for tr, va in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
-            svc = cls._svc(C, gamma, seed).fit(X[tr], y[tr])
+            svc = cls._svc(C, gamma, seed).fit(X[tr], y[tr], sample_weight=None if w is None else w[tr])
             dec = svc.decision_function(X[va])
             oof = np.zeros((len(X), dec.shape[1])) if oof is None else oof
             oof[va] = dec
-        svc = cls._svc(C, gamma, seed).fit(X, y)
-        cal = LinearHead.fit(oof, y, C=1.0, seed=seed)
+        svc = cls._svc(C, gamma, seed).fit(X, y, sample_weight=w)
+        cal = LinearHead.fit(oof, y, C=1.0, seed=seed, sample_weight=w)
         sv = svc.support_
         return cls(stored[sv], svc.dual_coef_, svc.intercept_, svc.n_support_, gamma, cal, svc.classes_,
                    support_scale=None if scale is None else scale[sv])
@@ -400,6 +514,7 @@ class EmbedModel(BaseModel):
     category head stays linear. ``layers`` (e.g. [6, 3]) pools several encoder layers (`Encoder`)."""
 
     kind = "embed"
+    uses_weights = True
 
     def _features(self, texts: list[str]) -> np.ndarray:
         from .encoder import encode_cached
@@ -407,15 +522,15 @@ class EmbedModel(BaseModel):
         return encode_cached(texts, quantized=bool(self.params.get("quantized", False)), batch_size=self.params.get("batch_size"),
                              layers=self.params.get("layers"))
 
-    def _fit(self, texts, labels, fine):
+    def _fit(self, texts, labels, fine, sample_weight=None):
         X = self._features(texts)
-        C, seed = self.params.get("C", 4.0), self.params.get("seed", 0)
+        C, seed, w = self.params.get("C", 4.0), self.params.get("seed", 0), sample_weight
         if self.params.get("head", "linear") == "svm":
             self.label_head = SvmHead.fit(X, labels, C=self.params.get("svm_C", 4.0), gamma=self.params.get("gamma", 1.0), seed=seed,
-                                          support_dtype=self.params.get("svm_support_dtype", "float16"))
+                                          support_dtype=self.params.get("svm_support_dtype", "float16"), sample_weight=w)
         else:
-            self.label_head = LinearHead.fit(X, labels, C=C, seed=seed)
-        self.fine_head = None if self.label_only else LinearHead.fit(X, fine, C=C, seed=seed)
+            self.label_head = LinearHead.fit(X, labels, C=C, seed=seed, sample_weight=w)
+        self.fine_head = None if self.label_only else LinearHead.fit(X, fine, C=C, seed=seed, sample_weight=w)
         self.fine_classes_ = None if self.label_only else self.fine_head.classes_
 
     def _raw_proba(self, texts):
@@ -433,12 +548,13 @@ class EnsembleModel(BaseModel):
     """Weighted average of member models' probabilities (members trained on the same data)."""
 
     kind = "ensemble"
+    uses_weights = True
 
     def __init__(self, decision=None, params=None, members: list[BaseModel] | None = None):
         super().__init__(decision, params)
         self.members = members or []
 
-    def _fit(self, texts, labels, fine):
+    def _fit(self, texts, labels, fine, sample_weight=None):
         if not self.members:
             kinds = self.params.get("members", ["embed", "tfidf"])
             sub = self.params.get("member_params", {})
@@ -446,7 +562,7 @@ class EnsembleModel(BaseModel):
         for m in self.members:
             m.category_kind = self.category_kind
             m.label_only = self.label_only
-            m._fit(texts, labels, fine)
+            m._fit(texts, labels, fine, **({"sample_weight": sample_weight} if m.uses_weights else {}))
         self.fine_classes_ = self.members[0].fine_classes_
         for m in self.members[1:] if not self.label_only else []:
             if list(m.fine_classes_) != list(self.fine_classes_):
@@ -487,15 +603,17 @@ class EnsembleModel(BaseModel):
             self.members.append(m)
 
 
-def save_heads(file: Path, label_head: "LinearHead | SvmHead", fine_head: LinearHead) -> None:
+def save_heads(file: Path, label_head: "LinearHead | SvmHead", fine_head: LinearHead | None) -> None:
+    """The label head and the category head (None for a label-only member of a larger model)."""
     from safetensors.numpy import save_file
 
     label = label_head.arrays() if isinstance(label_head, SvmHead) else {"label_coef": label_head.stored_coef(), "label_intercept": label_head.intercept}
+    fine = {} if fine_head is None else {"fine_coef": fine_head.stored_coef(), "fine_intercept": fine_head.intercept}
     save_file(
-        {**label, "fine_coef": fine_head.stored_coef(), "fine_intercept": fine_head.intercept},
+        {**label, **fine},
         str(file),
         metadata={"label_classes": json.dumps([str(c) for c in label_head.classes_]),
-                  "fine_classes": json.dumps([str(c) for c in fine_head.classes_])},
+                  "fine_classes": json.dumps([str(c) for c in fine_head.classes_] if fine_head is not None else [])},
     )
 
 
@@ -519,13 +637,15 @@ def load_heads(file: Path) -> "tuple[LinearHead | SvmHead, LinearHead]":
         label_classes = json.loads(md["label_classes"])
         label = (SvmHead.from_arrays(t, label_classes) if "svm_support" in t or "svm_support_q" in t
                  else LinearHead(t["label_coef"], t["label_intercept"], label_classes))
-        return label, LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"]))
+        fine = LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"])) if "fine_coef" in t else None
+        return label, fine
     except (KeyError, ValueError) as exc:
         raise ModelError(f"{file}: incomplete heads (no {exc})", hint="retrain with `mythscan train`") from None
 
 
 # Kinds imported only when asked for (torch-trained or heavier modules): kind -> (module, class).
 _LAZY_KINDS = {"finetune": (".finetune", "FinetuneModel"), "attn": (".attention", "AttentionModel"),
+               "context": (".contextual", "ContextModel"),
                "stack": (".stacking", "StackModel")}
 
 

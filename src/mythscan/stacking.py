@@ -93,6 +93,7 @@ class StackModel(BaseModel):
 
     kind = "stack"
     uses_groups = True
+    uses_weights = True
 
     def __init__(self, decision=None, params=None):
         super().__init__(decision, params)
@@ -113,7 +114,7 @@ class StackModel(BaseModel):
         params.setdefault("seed", self.params.get("seed", 0))
         return make_model(spec["kind"], params)
 
-    def _fit(self, texts, labels, fine, groups=None):
+    def _fit(self, texts, labels, fine, groups=None, sample_weight=None):
         from .data import group_folds
 
         labels = np.asarray(labels, dtype=object)
@@ -122,13 +123,15 @@ class StackModel(BaseModel):
         groups = np.asarray(groups if groups is not None else np.arange(len(texts)))
         splits = group_folds(labels, fine, groups, folds, seed)
         use_members = bool(self.params.get("member_inputs", False))
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         oof_base = np.zeros((len(texts), 3))
         oof_members: list[np.ndarray] | None = None
         for tr, va in splits:
             b = self._make_base()
             b.label_only = True  # stage 2 is fitted on label probabilities only
             # through fit, not _fit, so the base's own params (name_swap, ...) apply in every fold
-            b.fit([texts[i] for i in tr], labels[tr], [fine[i] for i in tr], category_kind=self.category_kind)
+            b.fit([texts[i] for i in tr], labels[tr], [fine[i] for i in tr], category_kind=self.category_kind,
+                  sample_weight=None if w is None else w[tr])
             label, _, members = base_outputs(b, [texts[i] for i in va], use_members)
             oof_base[va] = label
             if members is not None:
@@ -141,10 +144,10 @@ class StackModel(BaseModel):
         self.oof_folds_ = np.zeros(len(texts), dtype=int)
         for k, (tr, va) in enumerate(splits):
             self.oof_folds_[va] = k  # the head's own out-of-fold predictions, for threshold and calibration
-            self.oof_proba_[va] = LinearHead.fit(Z[tr], labels[tr], C=C, seed=seed).predict_proba(Z[va])
-        self.head = LinearHead.fit(Z, labels, C=C, seed=seed)
+            self.oof_proba_[va] = LinearHead.fit(Z[tr], labels[tr], C=C, seed=seed, sample_weight=None if w is None else w[tr]).predict_proba(Z[va])
+        self.head = LinearHead.fit(Z, labels, C=C, seed=seed, sample_weight=w)
         self.base = self._make_base()
-        self.base.fit(texts, labels, fine, category_kind=self.category_kind)
+        self.base.fit(texts, labels, fine, category_kind=self.category_kind, sample_weight=w)
         self.fine_classes_ = self.base.fine_classes_
 
     def _raw_proba(self, texts):

@@ -396,3 +396,84 @@ def assign_splits(rows: list[dict], test_share: float = 0.22, seed: int = 13) ->
         for k, g in enumerate(gs):
             for m in groups[g]:
                 m["split"] = "test" if k < n_test else "train"
+
+
+# --- real coverage: labelled pages read at training and evaluation time --------------------------
+
+REAL_COLUMNS = ["text", "label", "category", "context_before", "article", "position", "stance", "ambiguous"]
+STANCES = ("repeats-myths", "mixed", "research-based", "state-media", "official", "forum")
+
+
+def resolve_data_path(path: str | Path) -> Path:
+    """A data path from a config: absolute, or relative to the project root (MYTHSCAN_HOME or the
+    checkout), so `../shared/real/train.csv` means the shared folder beside the checkout."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    from .paths import project_root
+
+    return (project_root() / p).resolve()
+
+
+def load_real(path: str | Path, taxonomy: Taxonomy | None = None):
+    """A labelled sample of real coverage (CSV/JSONL): one row per sentence with `text`, `label`,
+    `category`, and where it has them `article` (one id per page), `position`, `context_before`,
+    `stance` and `ambiguous`. Rows of a page are returned in reading order. Labels and categories
+    are checked against the taxonomy; the sentences are read, never copied anywhere."""
+    import pandas as pd
+
+    from .reading import read_table
+
+    p = resolve_data_path(path)
+    df = read_table(p, what="labelled data")
+    missing = [c for c in ("text", "label") if c not in df.columns]
+    if missing:
+        raise LabelError(f"{p}: missing column(s) {missing}", hint="a labelled sample needs text and label columns")
+    df = df.copy()
+    for c in REAL_COLUMNS:
+        if c not in df.columns:
+            df[c] = ""
+        df[c] = df[c].fillna("").astype(str)
+    taxonomy = taxonomy or load_taxonomy()
+    bad = sorted(set(df["label"]) - set(LABELS))
+    if bad:
+        raise LabelError(f"{p}: unknown labels {bad}", hint=f"labels must be one of {list(LABELS)}")
+    known = set(taxonomy.ids("myth")) | set(taxonomy.ids("accurate"))
+    unknown = sorted(set(df.loc[df["label"] != "other", "category"]) - known - {""})
+    if unknown:
+        raise LabelError(f"{p}: unknown categories {unknown[:5]}", hint="add them to labels/taxonomy.yaml first")
+    df.loc[df["label"] == "other", "category"] = ""
+    if (df["article"] == "").any():
+        df.loc[df["article"] == "", "article"] = [f"#{i}" for i in df.index[df["article"] == ""]]
+    df["article"] = f"{p.name}:" + df["article"]
+    pos = pd.to_numeric(df["position"], errors="coerce")
+    df["_order"] = pos.fillna(pd.Series(range(len(df)), index=df.index))
+    df = df.sort_values(["article", "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
+    df["source"] = str(path)
+    return df
+
+
+def load_pages(path: str | Path) -> list[tuple[list[str], str]]:
+    """Pages with a page-level stance only (JSONL: `text`, `stance`), split into sentences, for
+    the page-stance model."""
+    from .reading import read_table
+    from .splitting import split_sentences
+
+    p = resolve_data_path(path)
+    df = read_table(p, what="page data")
+    if "text" not in df.columns or "stance" not in df.columns:
+        raise LabelError(f"{p}: page data needs `text` and `stance` columns", hint="one JSON object a line")
+    out = []
+    for text, stance in zip(df["text"].astype(str), df["stance"].astype(str)):
+        if stance not in STANCES:
+            raise LabelError(f"{p}: unknown stance {stance!r}", hint=f"one of {list(STANCES)}")
+        out.append(([s.text for s in split_sentences(text)], stance))
+    return out
+
+
+def file_digest(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(resolve_data_path(path), "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]

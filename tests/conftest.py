@@ -62,3 +62,62 @@ def run_cli(*args: str, home: Path | None = None, input: bytes | None = None, ti
     exe = shutil.which("mythscan") or sys.executable
     cmd = [exe, *args] if exe != sys.executable else [exe, "-m", "mythscan.cli", *args]
     return subprocess.run(cmd, input=input, capture_output=True, env=env, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def page_sample(tmp_path_factory) -> dict:
+    """A labelled "real coverage" sample in the layout of ../shared/real (article, position,
+    context_before, stance, ambiguous), built from the project's own labels: pages that repeat
+    myths (mostly myth sentences) and research pages (accurate and other sentences), plus a
+    pages.jsonl of page texts with a stance. No real coverage is copied: tests must pass on a
+    clone without ../shared."""
+    import json
+
+    import pandas as pd
+
+    df = pd.read_csv(ROOT / "labels" / "sentences.csv", dtype=str, keep_default_na=False)
+    pools = {lab: g.sample(frac=1.0, random_state=1)["text"].tolist() for lab, g in df.groupby("label")}
+    cats = dict(zip(df["text"], df["category"]))
+    rows, pages, take = [], [], {lab: 0 for lab in pools}
+
+    def draw(lab):
+        take[lab] += 1
+        return pools[lab][take[lab] - 1]
+
+    for k in range(48):
+        stance = ("repeats-myths", "research-based", "mixed")[k % 3]
+        mix = {"repeats-myths": "mmomomoa", "research-based": "aoaoaooa", "mixed": "moaoaoom"}[stance]
+        texts = [(draw({"m": "myth", "a": "accurate", "o": "other"}[c]), {"m": "myth", "a": "accurate", "o": "other"}[c]) for c in mix]
+        if k >= 36:  # pages with a page-level stance only
+            pages.append({"page": f"pg-{k}", "stance": stance, "text": " ".join(t for t, _ in texts)})
+            continue
+        for i, (t, lab) in enumerate(texts):
+            rows.append({"id": f"s{k}-{i}", "text": t, "label": lab, "category": cats[t] if lab != "other" else "",
+                         "ambiguous": "0", "stance": stance, "article": f"art-{k}", "position": i,
+                         "context_before": texts[i - 1][0] if i else ""})
+    out = tmp_path_factory.mktemp("real")
+    sample = pd.DataFrame(rows)
+    train_articles = {f"art-{k}" for k in range(28)}
+    sample[sample["article"].isin(train_articles)].to_csv(out / "train.csv", index=False)
+    sample[~sample["article"].isin(train_articles)].to_csv(out / "select.csv", index=False)
+    (out / "pages.jsonl").write_text("".join(json.dumps(p) + "\n" for p in pages))
+    return {"train": out / "train.csv", "select": out / "select.csv", "pages": out / "pages.jsonl"}
+
+
+def context_config(page_sample, **extra) -> dict:
+    """A small `context` config over the page sample: TF-IDF member only, 3 folds (seconds)."""
+    cfg = {"name": "ctx", "kind": "context", "cv_folds": 3, "labels_weight": 0.3,
+           "sources": [{"path": str(page_sample["train"])}], "pages": [{"path": str(page_sample["pages"])}],
+           "selection": [str(page_sample["select"])],
+           "params": {"folds": 3, "members": [{"kind": "tfidf", "params": {"C": 5.0}}]}}
+    cfg.update(extra)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def context_model(tiny_labels, page_sample, tmp_path_factory) -> Path:
+    from mythscan.training import TrainConfig, train
+
+    _, path, _ = train(TrainConfig.from_dict(context_config(page_sample)), labels_path=tiny_labels,
+                       out_dir=tmp_path_factory.mktemp("models") / "ctx")
+    return path

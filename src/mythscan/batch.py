@@ -41,7 +41,8 @@ ARTICLE_FIELDS = [  # fixed columns of articles.*; every other metadata column f
     ("article_id", "string"), ("input", "string"), ("outlet", "string"), ("date", "string"), ("date_source", "string"), ("year", "int64"),
     ("title", "string"), ("url", "string"), ("sentences", "int64"), ("candidates", "int64"), ("myths", "int64"),
     ("accurate", "int64"), ("review", "int64"), ("myth_share", "float64"), ("categories", "string"),
-    ("verdict", "string"), ("topical", "bool"), ("chars", "int64"), ("text_hash", "string"), ("warnings", "string"),
+    ("verdict", "string"), ("assessment", "string"), ("confident_myths", "int64"), ("stance", "string"),
+    ("stance_probability", "float64"), ("topical", "bool"), ("chars", "int64"), ("text_hash", "string"), ("warnings", "string"),
     ("file_idx", "int64"), ("item_idx", "int64"),
 ]
 SENTENCE_FIELDS = [
@@ -66,6 +67,7 @@ class BatchOptions:
     id_column: str | None = None
     model: str | None = None
     threshold: float | None = None
+    precision: str = "balanced"  # or "high": the model's high-precision operating point (scoring.Scorer)
     all_sentences: bool = False
     prefilter: bool = True
     dedup: bool = True
@@ -125,7 +127,7 @@ def analyse(item: RawItem, pf: Prefilter) -> dict:
         if capped:
             doc.warnings.append(capped)
         topical = pf.topical(doc.text)
-        cand = [pf.sentence(s.text) for s in spans] if (topical or not pf.enabled) else [False] * len(spans)
+        cand = pf.candidates([s.text for s in spans], doc.text)
     except InputError as exc:
         return {**rec, "status": "error", "reason": str(exc)}
     except Exception as exc:  # a parser failing on odd input must not stop the run
@@ -141,10 +143,24 @@ def analyse(item: RawItem, pf: Prefilter) -> dict:
 
 def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[dict]:
     """Classify the candidate sentences of analysed records and turn each article into rows."""
+    from .models import Sentences
     from .scoring import SentenceResult, summarise
 
-    texts = [sp[2] for r in records if r["status"] == "article" for sp, c in zip(r["spans"], r["cand"]) if c]
-    results = iter(scorer.classify(texts) if texts else [])
+    # every article's candidate sentences, each with the sentence before it in the article (even a
+    # filtered one) as context and the article as its page: what `score` gives the model
+    texts, context, keys = [], [], []
+    for r in records:
+        if r["status"] != "article":
+            continue
+        key = f"{r['file_idx']}:{r['item_idx']}"
+        for i, (sp, c) in enumerate(zip(r["spans"], r["cand"])):
+            if c:
+                texts.append(sp[2])
+                context.append(r["spans"][i - 1][2] if i else "")
+                keys.append(key)
+    batch = Sentences(texts, context, keys)
+    results = iter(scorer.classify(batch) if texts else [])
+    stances = scorer.model.page_stance(batch) if texts and hasattr(scorer.model, "page_stance") else {}
     for r in records:
         if r["status"] != "article":
             continue
@@ -157,7 +173,7 @@ def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[d
                 rows.append({"article_id": r["article_id"], "sentence": i, "start": start, "end": end, "text": text,
                              "label": s.label, "myth_probability": float(s.myth_probability),
                              "category": s.category, "review": bool(s.review), "filtered": not c})
-        sm = summarise(sents, scorer.taxonomy)
+        sm = summarise(sents, scorer.taxonomy, confident=scorer.confident, page_stance=stances.get(f"{r['file_idx']}:{r['item_idx']}"))
         meta = r.pop("meta")
         url = meta.get("url")
         date = _first(meta, _DATE_KEYS)
@@ -167,7 +183,10 @@ def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[d
                "title": meta.get("title"), "url": url,
                "sentences": sm.sentences, "candidates": sum(cand),
                "myths": sm.myths, "accurate": sm.accurate, "review": sm.review, "myth_share": sm.myth_share,
-               "categories": json.dumps(sm.categories, ensure_ascii=False), "verdict": sm.verdict, "topical": r["topical"],
+               "categories": json.dumps(sm.categories, ensure_ascii=False), "verdict": sm.verdict,
+               "assessment": sm.assessment, "confident_myths": sm.confident_myths,
+               "stance": max(sm.page_stance, key=sm.page_stance.get) if sm.page_stance else None,
+               "stance_probability": max(sm.page_stance.values()) if sm.page_stance else None, "topical": r["topical"],
                "chars": r["chars"], "text_hash": r["hash"], "warnings": "; ".join(r.pop("warnings")) or None,
                "file_idx": r["file_idx"], "item_idx": r["item_idx"]}
         fixed = {name for name, _ in ARTICLE_FIELDS}
@@ -449,7 +468,12 @@ def run_options(opts: BatchOptions, sources: list[Source]) -> dict:
 
     mpath = resolve_model_path(opts.model)
     config = (mpath / "config.json").read_bytes()
-    threshold = opts.threshold if opts.threshold is not None else json.loads(config).get("decision", {}).get("threshold", 0.5)
+    from .models import Decision
+
+    decision = Decision(**{k: v for k, v in json.loads(config).get("decision", {}).items() if k in Decision.__dataclass_fields__})
+    if opts.precision not in ("balanced", "high"):
+        raise InputError(f"unknown precision {opts.precision!r}", hint="choose balanced or high")
+    threshold = opts.threshold if opts.threshold is not None else (decision.confident() if opts.precision == "high" else decision.threshold)
     return {"inputs": fingerprint(sources), "n_inputs": len(sources), "model": str(mpath.resolve()),
             "model_config": hashlib.sha256(config).hexdigest()[:16], "threshold": float(threshold),
             "prefilter": opts.prefilter, "dedup": opts.dedup, "all_sentences": opts.all_sentences,
@@ -540,14 +564,14 @@ def run_local(opts: BatchOptions, sources: list[Source], manifest: dict) -> None
         from concurrent.futures import ProcessPoolExecutor
 
         executor = ProcessPoolExecutor(opts.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                       initargs=(opts.model, opts.threshold, opts.prefilter, opts.all_sentences,
+                                       initargs=(opts.model, manifest["run"]["threshold"], opts.prefilter, opts.all_sentences,
                                                  os.environ.get("MYTHSCAN_HOME"), os.getpid(),
                                                  max(1, (os.cpu_count() or 1) // opts.workers)))
         scorer = None
     else:
         from .scoring import Scorer
 
-        scorer = Scorer(opts.model, threshold=opts.threshold)
+        scorer = Scorer(opts.model, threshold=manifest["run"]["threshold"])
     written, clock = 0, time.perf_counter()
 
     def submit(fn, work: list) -> list[Future]:

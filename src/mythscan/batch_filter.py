@@ -5,12 +5,18 @@ Two regular expressions, no model:
 - the **article gate** asks whether an article is about China, social credit or the vocabulary
   that goes with it (blacklists, Sesame Credit, "dishonest" persons, ...). Most articles of a
   general news archive fail it, and none of their sentences is classified.
-- the **sentence gate**, applied inside articles that pass, is deliberately broad (credit, score,
-  points, cameras, algorithms, citizens, the state, systems, ...): it only drops sentences such as
-  sports results, weather and recipes, and passes every myth sentence of the labelled test split.
+- an article that names the system itself (social credit, SCS, blacklists, Sesame Credit,
+  "dishonest" persons, joint punishment, ...) is read whole: in real coverage a myth often lives in
+  a fragment ("Buying too much alcohol.") whose claim is in the list around it, and the model reads
+  each sentence with its neighbour and its page anyway.
+- in other topical articles (China, Beijing, Alibaba, ...) the **sentence gate** is deliberately
+  broad (credit, score, points, cameras, algorithms, citizens, the state, systems, ...) and reads
+  context: a sentence passes when it or a neighbour matches. It drops sports results, weather and
+  recipes.
 
 Filtered sentences are reported as label ``other`` with myth_probability 0 and ``filtered`` true.
-`prefilter_recall()` measures both gates on labels/sentences.csv.
+`prefilter_recall()` measures the gates on the labelled data; `real_recall()` on labelled real
+pages (every unambiguous myth of ../shared/real passes).
 """
 
 from __future__ import annotations
@@ -49,12 +55,21 @@ SENTENCE_TERMS = ARTICLE_TERMS + [
 ]
 
 
+# Vocabulary of the system itself: an article that uses it is read whole.
+SYSTEM_TERMS = [
+    r"social[- ]credit", r"\bscs\b", r"credit (?:system|score|scoring|rating)", r"black[- ]?list", r"red[- ]?list",
+    r"dishonest", r"untrustworth", r"trust-?breaking", r"laolai", r"joint (?:punishment|sanction)", r"sesame", r"zhima",
+    r"citizen scor",
+]
+
+
 def _compile(terms: list[str]) -> re.Pattern:
     return re.compile("|".join(f"(?:{t})" for t in terms))
 
 
 _ARTICLE = _compile(ARTICLE_TERMS)
 _SENTENCE = _compile(SENTENCE_TERMS)
+_SYSTEM = _compile(SYSTEM_TERMS)
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,48 @@ class Prefilter:
 
     def sentence(self, text: str) -> bool:
         return not self.enabled or _SENTENCE.search(text.lower()) is not None
+
+    def candidates(self, sentences: list[str], article_text: str | None = None) -> list[bool]:
+        """Which sentences of an article reach the model: none in an off-topic article, all in an
+        article that names the system, else those that match the sentence gate or sit next to one
+        that does."""
+        if not self.enabled:
+            return [True] * len(sentences)
+        low = (article_text if article_text is not None else "\n".join(sentences)).lower()
+        if _ARTICLE.search(low) is None:
+            return [False] * len(sentences)
+        if _SYSTEM.search(low) is not None:
+            return [True] * len(sentences)
+        hit = [_SENTENCE.search(t.lower()) is not None for t in sentences]
+        return [h or (i > 0 and hit[i - 1]) or (i + 1 < len(hit) and hit[i + 1]) for i, h in enumerate(hit)]
+
+
+def real_recall(paths) -> dict:
+    """Share of the unambiguous myth sentences of labelled real pages (CSV with `article`,
+    `position`, `ambiguous`) that the prefilter passes, each page read as one article."""
+    from .data import load_real
+
+    out = {}
+    pf = Prefilter()
+    for path in paths:
+        df = load_real(path)
+        total = passed = sentences = candidates = 0
+        missed = []
+        for _, g in df.groupby("article", sort=False):
+            texts = g["text"].tolist()
+            cand = pf.candidates(texts)
+            sentences += len(texts)
+            candidates += sum(cand)
+            for t, c, lab, amb in zip(texts, cand, g["label"], g["ambiguous"]):
+                if lab == "myth" and amb in ("0", ""):
+                    total += 1
+                    passed += c
+                    if not c:
+                        missed.append(t)
+        out[Path(path).name] = {"myths": total, "passed": passed, "recall": round(passed / total, 4) if total else None,
+                                "share_of_sentences_passed": round(candidates / sentences, 4) if sentences else None,
+                                "missed": len(missed)}
+    return out
 
 
 def prefilter_recall(labels_csv: str | Path | None = None, split: str = "test") -> dict:

@@ -119,7 +119,7 @@ def run_stage(opts: BatchOptions, sources: list[Source], stage: Path, run: dict)
         ds = ray.data.from_items([{"file_idx": i} for i in range(len(srcs))], override_num_blocks=max(1, min(len(srcs), 256)))
         ds = ds.flat_map(read_source, fn_kwargs={"sources": srcs})
         ds = ds.map_batches(extract_batch, fn_kwargs={"prefilter": opts.prefilter}, batch_size=64, batch_format="pyarrow")
-        ds = ds.map_batches(Classifier, fn_constructor_kwargs={"model": model, "threshold": opts.threshold,
+        ds = ds.map_batches(Classifier, fn_constructor_kwargs={"model": model, "threshold": run["threshold"],
                                                                "all_sentences": opts.all_sentences, "home": os.environ.get("MYTHSCAN_HOME")},
                             compute=ActorPoolStrategy(min_size=1, max_size=opts.workers), batch_size=256, batch_format="pyarrow")
         ds.write_parquet(str(stage))

@@ -95,13 +95,16 @@ def merge_outputs(out: Path, parts: list[dict], fmt: str) -> dict:
 # --- figures -------------------------------------------------------------------------------------------
 
 def _bucket() -> dict:
-    return {"articles": 0, "topical": 0, "with_myths": 0, "topical_with_myths": 0, "sentences": 0, "topical_sentences": 0, "myths": 0}
+    return {"articles": 0, "topical": 0, "with_myths": 0, "topical_with_myths": 0, "repeating": 0, "topical_repeating": 0,
+            "sentences": 0, "topical_sentences": 0, "myths": 0}
 
 
 def _finish_bucket(key, b: dict) -> dict:
     return {"key": key, **b,
             "share_articles_with_myths": round(b["with_myths"] / b["articles"], 4) if b["articles"] else 0.0,
             "share_topical_with_myths": round(b["topical_with_myths"] / b["topical"], 4) if b["topical"] else 0.0,
+            "share_repeating": round(b["repeating"] / b["articles"], 4) if b["articles"] else 0.0,
+            "share_topical_repeating": round(b["topical_repeating"] / b["topical"], 4) if b["topical"] else 0.0,
             "myth_share": round(b["myths"] / b["sentences"], 5) if b["sentences"] else 0.0,
             "topical_myth_share": round(b["myths"] / b["topical_sentences"], 4) if b["topical_sentences"] else 0.0}
 
@@ -118,8 +121,12 @@ def build_summary(out: Path, manifest: dict, sources, opts, taxonomy=None) -> di
     seq, date_sources = 0, Counter()
     for p in parts:
         path = store.path(p["part"], "articles.parquet")
-        has_source = "date_source" in pq.read_schema(path).names  # parts written before date_source: every date counts
-        for r in pq.read_table(path, columns=cols + ["date_source"] * has_source).to_pylist():
+        names = pq.read_schema(path).names
+        has_source = "date_source" in names  # parts written before date_source: every date counts
+        extra = [c for c in ("date_source", "assessment") if c in names]
+        for r in pq.read_table(path, columns=cols + extra).to_pylist():
+            # the article-level reading (scoring.assess); parts written before it: any flag
+            repeating = (r.get("assessment") == "repeats-myths") if "assessment" in names else r["myths"] > 0
             seq += 1
             source = (r.get("date_source") or "none") if has_source else "unrecorded"
             date_sources[source] += 1
@@ -131,16 +138,19 @@ def build_summary(out: Path, manifest: dict, sources, opts, taxonomy=None) -> di
                 b["sentences"] += r["sentences"]
                 b["myths"] += r["myths"]
                 b["with_myths"] += r["myths"] > 0
+                b["repeating"] += repeating
                 if r["topical"]:
                     b["topical"] += 1
                     b["topical_sentences"] += r["sentences"]
                     b["topical_with_myths"] += r["myths"] > 0
+                    b["topical_repeating"] += repeating
             accurate += r["accurate"]
             c = json.loads(r["categories"] or "{}")
             cats.update(c)
             cat_articles.update(c.keys())
             if r["myths"]:
-                key = (r["myth_share"], r["myths"], -seq)
+                r["assessment"] = r.get("assessment") or ("repeats-myths" if r["myths"] else "no-myths")
+                key = (repeating, r["myth_share"], r["myths"], -seq)
                 if len(top) < opts.top:
                     heapq.heappush(top, (key, r))
                 elif key > top[0][0]:
@@ -186,7 +196,7 @@ def build_summary(out: Path, manifest: dict, sources, opts, taxonomy=None) -> di
         "by_year": [_finish_bucket(k, by_year[k]) for k in years],
         "by_outlet": [_finish_bucket(k, v) for k, v in sorted(by_outlet.items(), key=lambda kv: (-kv[1]["topical"], -kv[1]["articles"], kv[0]))][:100],
         "categories": [{"category": c, "name": cname(c), "myths": k, "articles": cat_articles[c]} for c, k in cats.most_common()],
-        "top_articles": [{**{k: r[k] for k in ("article_id", "title", "outlet", "date", "url", "sentences", "myths", "myth_share", "verdict")},
+        "top_articles": [{**{k: r[k] for k in ("article_id", "title", "outlet", "date", "url", "sentences", "myths", "myth_share", "verdict", "assessment")},
                           "categories": json.loads(r["categories"] or "{}"),
                           "flagged": [{"sentence": s["sentence"], "text": s["text"], "myth_probability": s["myth_probability"],
                                        "category": s["category"], "category_name": cname(s["category"]) if s["category"] else None}
@@ -217,7 +227,7 @@ def plots(summary: dict) -> dict[str, str]:
     if years:
         fig, ax = plt.subplots(figsize=(7.5, 3.4))
         xs = [y["key"] for y in years]
-        ax.plot(xs, [100 * y["share_topical_with_myths"] for y in years], marker="o", label="topical articles repeating ≥1 myth")
+        ax.plot(xs, [100 * y["share_topical_repeating"] for y in years], marker="o", label="topical articles that repeat myths")
         ax.plot(xs, [100 * y["topical_myth_share"] for y in years], marker="s", label="myth sentences in topical articles")
         ax.set_ylabel("%")
         ax.set_title("Myth share over time")
@@ -230,11 +240,11 @@ def plots(summary: dict) -> dict[str, str]:
     if outlets:
         fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(outlets) + 1.2))
         names = [o["key"][:40] for o in outlets][::-1]
-        vals = [100 * o["share_topical_with_myths"] for o in outlets][::-1]
+        vals = [100 * o["share_topical_repeating"] for o in outlets][::-1]
         ax.barh(names, vals, color="#c0392b")
         for i, o in enumerate(outlets[::-1]):
-            ax.text(vals[i], i, f" {o['topical_with_myths']}/{o['topical']}", va="center", fontsize=7)
-        ax.set_xlabel("% of topical articles repeating ≥1 myth")
+            ax.text(vals[i], i, f" {o['topical_repeating']}/{o['topical']}", va="center", fontsize=7)
+        ax.set_xlabel("% of topical articles that repeat myths (article-level reading)")
         ax.set_title("By outlet (most topical coverage first)")
         out["outlets"] = _png(fig)
     cats = summary["categories"][:15]
@@ -294,11 +304,13 @@ def render_html(summary: dict, errors: list[dict]) -> str:
     totals = [("Input files", run["files"]), ("Items read", t["items"]), ("Articles scored", t["articles"]),
               ("Duplicates skipped (syndicated copies)", t["duplicates"]), ("Inputs that could not be read (errors.jsonl)", t["errors"]),
               ("Records skipped (not articles)", t["skipped"]), ("Topical articles (China / social credit vocabulary)", t["topical"]),
-              ("Articles repeating ≥1 myth", t["with_myths"]), ("Sentences", t["sentences"]),
+              ("Articles that repeat myths (article-level reading)", t["repeating"]),
+              ("Articles with ≥1 flagged sentence", t["with_myths"]), ("Sentences", t["sentences"]),
               ("Sentences classified by the model", t["candidates"]), ("Sentences filtered out as off topic", t["filtered"]),
               ("Myth sentences", t["myths"]), ("Sentences matching the research record", t["accurate"])]
-    cols = [("key", ""), ("articles", "articles"), ("topical", "topical"), ("topical_with_myths", "topical with myths"),
-            ("share_topical_with_myths", "share of topical with myths"), ("myths", "myth sentences"), ("topical_myth_share", "myth share (topical sentences)")]
+    cols = [("key", ""), ("articles", "articles"), ("topical", "topical"), ("topical_repeating", "topical repeating myths"),
+            ("share_topical_repeating", "share of topical repeating myths"), ("topical_with_myths", "topical with ≥1 flag"),
+            ("myths", "myth sentences"), ("topical_myth_share", "myth share (topical sentences)")]
     parts = [f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mythscan batch report</title><style>{_CSS}</style></head><body>",
              "<h1>mythscan batch report</h1>",
              f"<p class=muted>Model {_e(Path(str(run['model'])).name)} · threshold {run['threshold']} · prefilter {'on' if run['prefilter'] else 'off'} · "

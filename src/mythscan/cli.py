@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -13,7 +14,7 @@ from typing import List, Optional
 import typer
 from typer.core import TyperGroup
 
-from .errors import MythscanError
+from .errors import InputError, MythscanError
 
 EXIT_ERROR, EXIT_MYTH = 1, 2
 
@@ -99,6 +100,11 @@ class ScoreFormat(str, Enum):
     html = "html"
 
 
+class Precision(str, Enum):
+    balanced = "balanced"
+    high = "high"
+
+
 class TableFormat(str, Enum):
     jsonl = "jsonl"
     csv = "csv"
@@ -130,12 +136,13 @@ def score(
     all_sentences: bool = typer.Option(False, "--all", help="Show every sentence, not only flagged and borderline ones (text); keep all sentences in jsonl."),
     fail_on_myth: bool = typer.Option(False, "--fail-on-myth", help="Exit with status 2 when any myth is found (for editorial pipelines)."),
     allow_private: bool = typer.Option(False, "--allow-private", help="Fetch URLs on this machine or a private network (loopback, private, link-local addresses; refused by default)."),
+    precision: Precision = typer.Option(Precision.balanced, "--precision", help="balanced (the model's threshold) or high (its high-precision operating point, chosen on labelled real coverage: fewer, surer flags)."),
 ):
     """Score articles sentence by sentence: which sentences assert a myth, which, how sure, and what the record says."""
     from .reading import read_source
     from .scoring import Scorer
 
-    scorer = Scorer(model, threshold=threshold)
+    scorer = Scorer(model, threshold=threshold, precision=precision.value)
     results = [scorer.score_document(read_source(src, allow_private=allow_private)) for src in sources]
     if format is ScoreFormat.text:
         from rich.console import Console
@@ -170,24 +177,39 @@ def classify(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: models/DEFAULT)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth)."),
+    precision: Precision = typer.Option(Precision.balanced, "--precision", help="balanced (the model's threshold) or high (its high-precision operating point: fewer, surer flags)."),
+    context_column: Optional[str] = typer.Option(None, "--context-column", help="Column holding each sentence's previous sentence in its article (tables only)."),
+    article_column: Optional[str] = typer.Option(None, "--article-column", help="Column holding an article id: the rows of one article, in reading order, are read together (page stance, myth density; without --context-column the previous row is the context)."),
 ):
     """Classify sentences as given (no splitting), in input order: label, myth_probability, category, probabilities."""
-    import itertools
-
-    from .reading import iter_sentences
+    from .reading import iter_sentence_rows, iter_sentences
     from .reports import sentence_record
     from .scoring import Scorer
 
-    # streamed in chunks, so memory stays flat however many sentences come; a bad input (missing
-    # column, binary file, a "sentence" of 100,000+ characters) fails before the model loads if
-    # it is in the first chunk, else mid-way, with one error line (--out is then not written)
-    texts = iter_sentences(file, text_column=text_column)
-    first = list(itertools.islice(texts, CLASSIFY_CHUNK))
-    scorer = Scorer(model, threshold=threshold)
+    # streamed in chunks (cut between articles), so memory stays flat however many sentences come;
+    # a bad input (missing column, binary file, a "sentence" of 100,000+ characters) fails before
+    # the model loads if it is in the first chunk, else mid-way, with one error line (--out is
+    # then not written)
+    if context_column or article_column:
+        if file == "-" or Path(file).suffix.lower() in (".txt", ".text", ""):
+            raise InputError(f"{file}: --context-column and --article-column need a table (.csv, .jsonl, .parquet)",
+                             hint="give the sentences as a table with those columns")
+        rows = iter_sentence_rows(file, text_column=text_column, context_column=context_column, article_column=article_column)
+    else:
+        rows = ((t, None, None) for t in iter_sentences(file, text_column=text_column))
+    chunks = _article_chunks(rows, CLASSIFY_CHUNK)
+    first = next(chunks, [])
+    scorer = Scorer(model, threshold=threshold, precision=precision.value)
     with _Output(out) as fh:
         writer = None
-        for chunk in itertools.chain([first], iter(lambda: list(itertools.islice(texts, CLASSIFY_CHUNK)), [])):
-            for s in scorer.classify(chunk):
+        for chunk in itertools.chain([first], chunks):
+            texts = [t for t, _, _ in chunk]
+            if article_column or context_column:
+                results = scorer.classify(texts, context=_contexts(chunk, bool(context_column)),
+                                          article=[a if article_column else f"#{i}" for i, (_, _, a) in enumerate(chunk)])
+            else:
+                results = scorer.classify(texts)
+            for s in results:
                 r = sentence_record(s)
                 if format is TableFormat.jsonl:
                     fh.write(json.dumps(r, ensure_ascii=False) + "\n")
@@ -204,6 +226,26 @@ def classify(
 
 
 CLASSIFY_CHUNK = 2000
+
+
+def _article_chunks(rows, size: int):
+    """Lists of about ``size`` rows, cut only where the article changes (rows without an article
+    are their own), so an article is read whole."""
+    chunk: list = []
+    for row in rows:
+        if len(chunk) >= size and (row[2] is None or row[2] != chunk[-1][2]):
+            yield chunk
+            chunk = []
+        chunk.append(row)
+    if chunk:
+        yield chunk
+
+
+def _contexts(chunk: list, given: bool) -> list[str]:
+    """Each row's context: the context column's value, or the previous row of the same article."""
+    if given:
+        return [c or "" for _, c, _ in chunk]
+    return [chunk[i - 1][0] if i and a is not None and chunk[i - 1][2] == a else "" for i, (_, _, a) in enumerate(chunk)]
 
 
 class _Output:
@@ -281,41 +323,54 @@ def labels_stats(path: Optional[Path] = typer.Argument(None, help="A label file 
 
 @app.command()
 @cli_errors
-def train(config: str = typer.Option("stack", "--config", "-c", help="Training config: a path or a name in training/ (tfidf, embed, ensemble, ensemble-int8, stack: the default model, finetune, attn, stack-attn, stack-mix)."),
+def train(config: str = typer.Option("context", "--config", "-c", help="Training config: a path or a name in training/ (context: the default model, stack, tfidf, embed, ensemble, ensemble-int8, finetune, attn, stack-attn, stack-mix)."),
           labels: Optional[Path] = typer.Option(None, help="Label file or directory (default: labels/)."),
           out: Optional[Path] = typer.Option(None, help="Model directory to write (default: models/<name>/<version>/)."),
-          promote: bool = typer.Option(False, "--promote", help="Make the new model the default even if a headline metric regressed."),
+          promote: bool = typer.Option(False, "--promote", help="Make the new model the default even if it is worse than the default."),
           no_promote: bool = typer.Option(False, "--no-promote", help="Never change the default model."),
-          gate_data: Optional[List[Path]] = typer.Option(None, "--gate-data", help="Also compare with the default on this labelled CSV/JSONL (e.g. a sample of real coverage) and promote only if myth F1, macro-F1 and pair accuracy are not worse there either; repeatable.")):
-    """Train a model version, compare it with the default on the test split, and promote it if it is not worse."""
-    from .data import load_splits
-    from .evaluation_cli import load_eval_data
-    from .registry import GATE_METRICS, TOLERANCE, compare_many, default_name_of, ref_of, set_default
-    from .training import train as do_train
+          gate_data: Optional[List[Path]] = typer.Option(None, "--gate-data", help="Also compare with the default on this labelled sample of real coverage (CSV/JSONL; unambiguous rows, read in their articles when it has article/position/context_before); repeatable.")):
+    """Train a model version, compare it with the default on real coverage (and the test split), and promote it if it is not worse."""
+    from .data import load_real, load_splits, resolve_data_path
+    from .evaluation_cli import UNAMBIGUOUS
+    from .registry import REAL_TOLERANCE, SHARP_DROP, TOLERANCE, compare_many, default_name_of, ref_of, set_default
+    from .training import TrainConfig, train as do_train
 
-    gates = [load_eval_data(f) for f in (gate_data or [])]  # bad gate files fail before training
+    cfg = TrainConfig.from_file(config)
+    files = [resolve_data_path(f) for f in cfg.selection] + [Path(f) for f in (gate_data or [])]
+    gates = []
+    for f in files:  # bad gate files fail before training
+        if f.exists() or f in [Path(g) for g in (gate_data or [])]:
+            df = load_real(f)
+            marked = (df["ambiguous"] != "").any()
+            gates.append((df, df["ambiguous"].isin(UNAMBIGUOUS).to_numpy(), f.name + (" (unambiguous)" if marked else "")))
 
     def progress(k, n):
         typer.echo(f"  cross-validation fold {k}/{n}", err=True)
 
-    model, path, meta = do_train(config, labels_path=labels, out_dir=out, progress=progress)
+    model, path, meta = do_train(cfg, labels_path=labels, out_dir=out, progress=progress,
+                                 log=lambda msg: typer.echo(f"mythscan: {msg}", err=True))
     tm = meta.get("test_metrics") or {}
     typer.echo(f"trained {path} in {meta['training_seconds']} s; threshold {meta['decision']['threshold']}, "
                f"test myth F1 {tm.get('myth_f1')}, macro-F1 {tm.get('macro_f1')}, pairs {tm.get('contrast_pair_accuracy')}, ECE {tm.get('ece')}")
+    for name, fig in (meta.get("selection_metrics") or {}).items():
+        typer.echo(f"  {name}: myth AP {fig['myth_ap']}, F1 {fig['myth_f1']} (P {fig['myth_precision']}, R {fig['myth_recall']}), n={fig['n']}")
     if no_promote or out:
         return
-    cmp, *gated = compare_many(path, [(load_splits(labels)[1], tuple(TOLERANCE))] + [(df, GATE_METRICS) for df, _ in gates])
+    # real coverage decides; the test split then only guards against a sharp drop
+    test_gate = dict(SHARP_DROP) if gates else dict(TOLERANCE)
+    cmp, *gated = compare_many(path, [(load_splits(labels)[1], test_gate)] + [(df, dict(REAL_TOLERANCE), rows) for df, rows, _ in gates])
     regressions = list(cmp.regressions)
     if cmp.default is not None:
-        typer.echo("compared with the default on the fixed test split:\n" + cmp.table())
-        for (df, name), g in zip(gates, gated):
-            typer.echo(f"compared with the default on {name} (n={len(df)}):\n" + g.table())
+        typer.echo(("compared with the default on the fixed test split (a regression report: only a sharp drop counts):\n" if gates
+                    else "compared with the default on the fixed test split:\n") + cmp.table())
+        for (df, rows, name), g in zip(gates, gated):
+            typer.echo(f"compared with the default on {name} (n={int(rows.sum())}):\n" + g.table())
             regressions += [f"{name}:{k}" for k in g.regressions]
     if not regressions or promote:
         ref = set_default(path, reason="promote" if not regressions else "forced")
         typer.echo(f"default model is now {ref}" + ("" if not regressions else " (forced with --promote despite: " + ", ".join(regressions) + ")"))
     else:
-        typer.echo(f"kept the default: the new model regressed on {', '.join(regressions)} beyond the tolerance {TOLERANCE}; "
+        typer.echo(f"kept the default: the new model is worse on {', '.join(regressions)} beyond the tolerance; "
                    f"promote it anyway with `mythscan models promote {ref_of(path)}`"
                    + (f" (until then `--model {path.parent.name}` stays the default, use --model {ref_of(path)})" if default_name_of(path.parent.name) else ""))
 
@@ -360,29 +415,37 @@ def labels_audit(path: Optional[Path] = typer.Argument(None, help="Label file or
 @app.command()
 @cli_errors
 def evaluate(model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: the default model)."),
-             data: Optional[Path] = typer.Option(None, "--data", help="Any labelled CSV/JSONL (text,label[,category,pair]); default: the fixed test split."),
-             compare: bool = typer.Option(False, "--compare", help="Evaluate every model in models/ side by side."),
-             out: Optional[Path] = typer.Option(None, help="Report directory (default: evaluate/reports/<model>/)."),
+             data: Optional[Path] = typer.Option(None, "--data", help="A labelled CSV/JSONL/Parquet (text, label[, category, ambiguous, article, position, context_before, stance]); default: the team's real-coverage samples beside the checkout, and the test split."),
+             compare: bool = typer.Option(False, "--compare", help="Evaluate every model in models/ side by side (default data: select.csv's unambiguous rows if present, else the test split)."),
+             out: Optional[Path] = typer.Option(None, help="Write reports (metrics.json, report.md, PNG, errors.csv) into this directory."),
+             save: bool = typer.Option(False, "--save", help="Write reports into evaluate/reports/<model>/ (a plain run writes nothing)."),
              threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0),
-             learning_curve: Optional[str] = typer.Option(None, "--learning-curve", help="Training config (e.g. tfidf): test quality at 25/50/75/100% of the train split.")):
-    """Evaluate a model: myth P/R/F1, macro-F1, per-category, contrast pairs, calibration; writes a report."""
+             precision: Precision = typer.Option(Precision.balanced, "--precision", help="Measure at the balanced or the high-precision operating point."),
+             learning_curve: Optional[str] = typer.Option(None, "--learning-curve", help="Training config: quality when training on 25/50/75/100% of its real pages (or of the written labels)."),
+             ):
+    """Evaluate a model on real coverage and the test split: myth P/R/F1, AP, false flags by page stance, keyword alert."""
     from .evaluation_cli import run_compare, run_evaluate
 
     if learning_curve:
         from .active import learning_curve as lc
         from .paths import reports_dir
 
-        target = out or reports_dir() / Path(learning_curve).stem / "learning_curve"
-        res = lc(learning_curve, out_dir=target)
-        typer.echo(f"{'share':>6}{'sentences':>10}{'myth_F1':>9}{'macroF1':>9}{'pairs':>7}")
+        target = out or (reports_dir() / Path(learning_curve).stem / "learning_curve" if save else None)
+        res = lc(learning_curve, out_dir=target, log=lambda msg: typer.echo(f"  {msg}", err=True))
+        real = bool(res["points"]) and "real_pages" in res["points"][0]
+        typer.echo(f"{'share':>6}{'real pages' if real else 'sentences':>11}{'AP' if real else '':>7}{'myth_F1':>9}{'macroF1':>9}"
+                   + ("" if real else f"{'pairs':>7}"))
         for p in res["points"]:
-            typer.echo(f"{p['fraction']:>6.0%}{p['train_sentences']:>10}{p['myth_f1']:>9.3f}{p['macro_f1']:>9.3f}{(p['contrast_pair_accuracy'] or 0):>7.3f}")
-        typer.echo(f"  report: {target}")
+            typer.echo(f"{p['fraction']:>6.0%}{p['real_pages' if real else 'train_sentences']:>11}"
+                       + (f"{p['myth_ap'] or 0:>7.3f}" if real else f"{'':>7}")
+                       + f"{p['myth_f1'] or 0:>9.3f}{p['macro_f1'] or 0:>9.3f}" + ("" if real else f"{(p['contrast_pair_accuracy'] or 0):>7.3f}"))
+        if target:
+            typer.echo(f"  report: {target}")
         return
     if compare:
         typer.echo(run_compare(data))
     else:
-        typer.echo(run_evaluate(model, data, out, threshold))
+        typer.echo(run_evaluate(model, data, out, threshold, save=save, precision=precision.value))
 
 
 @models_app.command("list")

@@ -62,6 +62,7 @@ def register(app: typer.Typer) -> None:
         dedup: bool = typer.Option(True, "--dedup/--no-dedup", help="Skip identical articles (syndicated copies)."),
         model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: models/DEFAULT)."),
         threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth)."),
+        precision: str = typer.Option("balanced", "--precision", help="balanced (the model's threshold) or high (its high-precision operating point: fewer, surer flags)."),
         workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes for extraction and classification (local engine); Ray actors (ray engine)."),
         chunk_size: int = typer.Option(1000, "--chunk-size", min=1, help="Articles per part (the unit that is written and resumed)."),
         resume: bool = typer.Option(False, "--resume", help="Require an interrupted run in --out to continue (same inputs and options)."),
@@ -81,7 +82,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("--resume and --overwrite contradict each other", hint="use one of them")
         bar, update = _progress_bar(sys.stderr.isatty() if progress is None else progress)
         opts = BatchOptions(inputs=list(inputs), out=out, text_column=text_column, id_column=id_column, model=model,
-                            threshold=threshold, all_sentences=all_sentences, prefilter=prefilter, dedup=dedup,
+                            threshold=threshold, precision=precision, all_sentences=all_sentences, prefilter=prefilter, dedup=dedup,
                             format=format.value, chunk_size=chunk_size, workers=workers, resume=resume, overwrite=overwrite,
                             engine=engine.value, address=address, top=top, progress=update, follow_symlinks=follow_symlinks,
                             log=lambda msg: typer.echo(f"mythscan: {msg}", err=True))
@@ -94,7 +95,7 @@ def register(app: typer.Typer) -> None:
         rate = f", {run['articles_per_s']} articles/s" if run.get("articles_per_s") else ""
         typer.echo(f"{t['articles']:,} articles scored ({t['duplicates']:,} duplicates skipped, {t['errors']:,} errors, "
                    f"{t['skipped']:,} non-article records) in {run['seconds']} s{rate}; {t['myths']:,} myth sentences in "
-                   f"{t['with_myths']:,} articles; wrote {out}/report.html")
+                   f"{t['with_myths']:,} articles, {t['repeating']:,} of which repeat myths; wrote {out}/report.html")
         if t["articles"] == 0 and t["errors"]:  # the outputs (errors.jsonl, report) are written; a script must still see the failure
             from .errors import InputError
 

@@ -665,24 +665,39 @@ def iter_sentences(source: str, *, text_column: str = "text", max_chars: int = M
         if enc is None or head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
             enc = decode_bytes(head, source)[1]
         return _text_lines(fh, source, enc, max_chars, max_bytes)
-    columns, rows = iter_table_rows(source, columns=[text_column], also=(".txt",))
-    if text_column not in columns:
-        raise InputError(f"{source}: no column {text_column!r}; found {list(columns)[:20]}", hint="pass --text-column NAME")
+    return (text for text, _, _ in iter_sentence_rows(source, text_column=text_column, max_chars=max_chars))
 
-    def texts():
+
+def iter_sentence_rows(source: str, *, text_column: str = "text", context_column: str | None = None,
+                       article_column: str | None = None, max_chars: int = MAX_SENTENCE_INPUT) -> Iterator[tuple[str, str | None, str | None]]:
+    """(sentence, context, article) of each row of a table, streamed: ``context`` is the
+    ``context_column`` value (the sentence before it), ``article`` the ``article_column`` value,
+    None when the column is not asked for. Column problems are raised before the first row."""
+    wanted = [c for c in (text_column, context_column, article_column) if c]
+    columns, rows = iter_table_rows(source, columns=wanted, also=(".txt",))
+    for name, option in ((text_column, "--text-column"), (context_column, "--context-column"), (article_column, "--article-column")):
+        if name and name not in columns:
+            raise InputError(f"{source}: no column {name!r}; found {list(columns)[:20]}", hint=f"pass {option} NAME")
+
+    def cell(row, name):
+        v = row.get(name) if name else None
+        return None if name is None else ("" if v is None or v != v else str(v))
+
+    def generate():
         n = 0
         for i, row in enumerate(rows, 1):
-            v = row.get(text_column)
-            t = "" if v is None else str(v)
-            if len(t) > max_chars:
-                raise InputError(f"{source}: row {i}: {len(t):,} characters is not a sentence (limit {max_chars:,})",
-                                 hint="classify takes sentences; score whole articles with `mythscan score` or `mythscan batch`")
+            t = cell(row, text_column)
+            ctx = cell(row, context_column)
+            for value in (t, ctx or ""):
+                if len(value) > max_chars:
+                    raise InputError(f"{source}: row {i}: {len(value):,} characters is not a sentence (limit {max_chars:,})",
+                                     hint="classify takes sentences; score whole articles with `mythscan score` or `mythscan batch`")
             n += 1
-            yield t
+            yield t, ctx, cell(row, article_column)
         if not n:
             raise InputError(f"{source}: holds no rows")
 
-    return texts()
+    return generate()
 
 
 def _text_lines(fh, source: str, enc: str, max_chars: int, max_bytes: int) -> Iterator[str]:

@@ -156,8 +156,9 @@ def test_train_evaluate_and_models_list(project_home, tiny_labels, tmp_path):
     assert {"myth", "macro_f1", "per_category", "contrast_pairs", "ece", "confusion"} <= set(m)
     assert (tmp_path / "rep" / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "rep" / "reliability.png").exists() and (tmp_path / "rep" / "errors.csv").exists()
-    # without --out the figures on other data are kept in the model's meta.json and card
-    r = run_cli("evaluate", "--model", "mini", "--data", str(tiny_labels), home=project_home)
+    # with --save the figures on other data are kept in the model's meta.json and card (a plain
+    # run writes nothing into the tree: tests/test_context.py)
+    r = run_cli("evaluate", "--model", "mini", "--data", str(tiny_labels), "--save", home=project_home)
     assert r.returncode == 0, r.stderr.decode()
     meta = json.loads((project_home / "models" / "mini" / "meta.json").read_text())
     figures = meta["evaluations"][tiny_labels.name]

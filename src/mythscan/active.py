@@ -138,27 +138,46 @@ def audit(path=None, *, kind: str = "tfidf", folds: int = 5):
     return pd.DataFrame(rows, columns=["id", "text", "label", "category", "suggested_label", "label_probability", "suggested_probability", "file"])
 
 
-def learning_curve(config, fractions=(0.25, 0.5, 0.75, 1.0), labels_path=None, out_dir: Path | None = None, seed: int = 0) -> dict:
-    """Test-split quality when training on growing shares of the train groups."""
+def learning_curve(config, fractions=(0.25, 0.5, 0.75, 1.0), labels_path=None, out_dir: Path | None = None, seed: int = 0,
+                   log=None) -> dict:
+    """Quality as the training data grows. With real-coverage sources in the config: the model is
+    trained on 25/50/75/100% of the real pages (the written labels always) and measured on the
+    config's selection files (e.g. select.csv, unambiguous rows) and the test split: what would
+    more real pages bring? Without: the share of the written train groups, on the test split."""
     import random
+    import tempfile
 
     from .data import load_splits
     from .evaluation import evaluate_model, headline
     from .models import make_model
-    from .training import TrainConfig
+    from .training import TrainConfig, selection_figures, train as train_model, training_frame
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_file(config)
-    train, test = load_splits(labels_path)
-    groups = sorted(train["group"].unique())
-    random.Random(seed).shuffle(groups)
     points = []
-    for f in fractions:
-        keep = set(groups[: max(1, int(round(len(groups) * f)))])
-        sub = train[train["group"].isin(keep)]
-        m = make_model(cfg.kind, dict(cfg.params))
-        m.fit(sub["text"].tolist(), sub["label"].tolist(), [c or None for c in sub["category"]])
-        h = headline(evaluate_model(m, test)[0])
-        points.append({"fraction": f, "train_sentences": int(len(sub)), **h})
+    if cfg.sources and (training_frame(cfg, labels_path)[0]["origin"] == "real").any():
+        for f in fractions:
+            with tempfile.TemporaryDirectory() as tmp:
+                m, _, meta = train_model(cfg, labels_path=labels_path, out_dir=Path(tmp) / "m", real_fraction=f, log=log)
+            real = next(s for s in meta["sources"] if "articles" in s)
+            sel = {k: v for k, v in selection_figures(m, cfg.selection).items() if k.endswith("(unambiguous)")}
+            first = next(iter(sel.values()), {})
+            points.append({"fraction": f, "real_pages": real["articles"], "train_sentences": meta["train_sentences"],
+                           "selection": sel, "myth_ap": first.get("myth_ap"), "myth_f1": first.get("myth_f1"),
+                           "macro_f1": first.get("macro_f1"), "test": meta.get("test_metrics"),
+                           "contrast_pair_accuracy": (meta.get("test_metrics") or {}).get("contrast_pair_accuracy")})
+            if log:
+                log(f"{f:.0%} of the real pages ({real['articles']}): selection AP {first.get('myth_ap')}, F1 {first.get('myth_f1')}")
+    else:
+        train, test = load_splits(labels_path)
+        groups = sorted(train["group"].unique())
+        random.Random(seed).shuffle(groups)
+        for f in fractions:
+            keep = set(groups[: max(1, int(round(len(groups) * f)))])
+            sub = train[train["group"].isin(keep)]
+            m = make_model(cfg.kind, dict(cfg.params))
+            m.fit(sub["text"].tolist(), sub["label"].tolist(), [c or None for c in sub["category"]])
+            h = headline(evaluate_model(m, test)[0])
+            points.append({"fraction": f, "train_sentences": int(len(sub)), **h})
     result = {"model": cfg.name, "kind": cfg.kind, "points": points}
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -169,10 +188,12 @@ def learning_curve(config, fractions=(0.25, 0.5, 0.75, 1.0), labels_path=None, o
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(5, 3.4), dpi=110)
-        for k in ("myth_f1", "macro_f1", "contrast_pair_accuracy"):
-            ax.plot([p["train_sentences"] for p in points], [p[k] for p in points], "o-", label=k)
-        ax.set_xlabel("training sentences")
-        ax.set_ylabel("test split")
+        real = "real_pages" in (points[0] if points else {})
+        xs = [p["real_pages" if real else "train_sentences"] for p in points]
+        for k in (("myth_ap", "myth_f1", "macro_f1") if real else ("myth_f1", "macro_f1", "contrast_pair_accuracy")):
+            ax.plot(xs, [p[k] if p[k] is not None else float("nan") for p in points], "o-", label=k)
+        ax.set_xlabel("real pages in training" if real else "training sentences")
+        ax.set_ylabel("selection file, unambiguous rows" if real else "test split")
         ax.set_title(f"learning curve: {cfg.name}", fontsize=9)
         ax.legend(fontsize=8)
         fig.tight_layout()

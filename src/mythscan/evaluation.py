@@ -60,6 +60,34 @@ def paired_bootstrap_ap(is_myth, p_base, p_other, resamples: int = 2000, seed: i
             "p_worse": round(float(np.mean(diff < 0)), 4), "resamples": int(len(diff))}
 
 
+def ap_interval(is_myth, p_myth, resamples: int = 2000, seed: int = 0) -> list[float] | None:
+    """95% percentile bootstrap interval of the myth AP (resampling sentences)."""
+    n = len(p_myth)
+    if not n or not np.any(is_myth):
+        return None
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=resamples)
+    aps = average_precision(is_myth, p_myth, weights)
+    aps = aps[~np.isnan(aps)]
+    return [round(float(np.percentile(aps, 2.5)), 4), round(float(np.percentile(aps, 97.5)), 4)]
+
+
+# pages whose authors do not repeat the myths: every flag there is a false alarm for a reader
+CAREFUL_STANCES = ("research-based", "state-media", "official")
+
+
+def by_stance(y_true, y_pred, stance) -> dict:
+    """Per page stance: sentences, flags, false flags per 100 sentences, myth recall."""
+    y_true, y_pred, stance = (np.asarray(x, dtype=object) for x in (y_true, y_pred, stance))
+    out = {}
+    for st in sorted(set(stance) - {""}):
+        m = stance == st
+        flags, myths = (y_pred[m] == "myth"), (y_true[m] == "myth")
+        out[st] = {"n": int(m.sum()), "flags": int(flags.sum()), "myths": int(myths.sum()),
+                   "false_flags_per_100": round(100 * float((flags & ~myths).sum()) / max(int(m.sum()), 1), 2),
+                   "myth_recall": round(float((flags & myths).sum()) / int(myths.sum()), 4) if myths.any() else None}
+    return out
+
+
 def expected_calibration_error(prob: np.ndarray, correct: np.ndarray, bins: int = 10) -> tuple[float, list[dict]]:
     edges = np.linspace(0, 1, bins + 1)
     ece, table = 0.0, []
@@ -108,19 +136,36 @@ def compute_metrics(y_true, y_pred, proba: np.ndarray, cat_true=None, cat_pred=N
     return out
 
 
-def evaluate_model(model: BaseModel, df, *, threshold: float | None = None) -> tuple[dict, "object"]:
-    """Metrics of ``model`` on a labelled DataFrame, and the DataFrame with predictions added."""
+def evaluate_model(model: BaseModel, df, *, threshold: float | None = None, rows=None) -> tuple[dict, "object"]:
+    """Metrics of ``model`` on a labelled DataFrame, and the DataFrame with predictions added.
+    ``rows`` (a boolean mask) restricts the metrics to some rows (e.g. those not marked
+    ambiguous) while every page is still read whole: a sentence's context and page are the same
+    whichever rows are counted."""
     texts = df["text"].astype(str).tolist()
     t0 = time.perf_counter()
-    proba, labels, cats = model.predict_all(texts, threshold=threshold)
+    # a model that reads context gets each sentence in its article when the data says how
+    # (`article`, `position`, `context_before`: models.Sentences.of)
+    proba, labels, cats = model.predict_all(df if model.reads_context else texts, threshold=threshold)
     elapsed = time.perf_counter() - t0
+    if rows is not None:
+        keep = np.asarray(rows, dtype=bool)
+        df = df[keep].reset_index(drop=True)
+        proba, labels = proba[keep], np.asarray(labels, dtype=object)[keep]
+        cats = [c for c, k in zip(cats, keep) if k]
+        texts = [t for t, k in zip(texts, keep) if k]
     pairs = df["pair"].astype(str).tolist() if "pair" in df else None
     cat_true = [c if c else None for c in df["category"].astype(str)]
     frames = df["frame"].fillna("").astype(str).tolist() if "frame" in df else None
     m = compute_metrics(df["label"].to_numpy(dtype=object), labels, proba, cat_true, cats, pairs, frames)
-    m["sentences_per_second"] = round(len(texts) / elapsed, 1) if elapsed > 0 else None
+    m["sentences_per_second"] = round(len(proba if rows is None else keep) / elapsed, 1) if elapsed > 0 else None
     kw = keyword_alert(texts)
     m["keyword_baseline_myth"] = prf(df["label"].to_numpy(dtype=object) == "myth", kw)
+    is_myth = df["label"].to_numpy(dtype=object) == "myth"
+    m["myth_ap_ci95"] = ap_interval(is_myth, proba[:, LABELS.index("myth")])
+    if "stance" in df.columns:
+        stance = df["stance"].fillna("").astype(str).to_numpy(dtype=object)
+        m["by_stance"] = by_stance(df["label"].to_numpy(dtype=object), labels, stance)
+        m["keyword_by_stance"] = by_stance(df["label"].to_numpy(dtype=object), np.where(kw, "myth", "other"), stance)
     if pairs is not None and m.get("contrast_pairs", {}).get("n"):
         pm = np.array([p != "" for p in pairs])
         m["keyword_baseline_pairs_myth"] = prf((df["label"].to_numpy(dtype=object) == "myth")[pm], kw[pm])
@@ -202,6 +247,14 @@ def write_report(m: dict, preds, out_dir: Path, *, model_name: str, data_name: s
         lines.append(f"| keyword alert myth F1 (baseline) | {kb['f1']} |")
     if m.get("invariance"):
         lines.append(f"| frames labelled the same across wordings (invariance) | {m['invariance']['consistent']} of {m['invariance']['frames']} |")
+    if m.get("myth_ap_ci95"):
+        lines.append(f"| myth AP 95% bootstrap interval | {m['myth_ap_ci95'][0]} to {m['myth_ap_ci95'][1]} |")
+    if m.get("by_stance"):
+        lines += ["", "## By page stance", "", "False flags per 100 sentences and myth recall, by how the page as a whole treats the topic.", "",
+                  "| stance | sentences | myths | flags | false flags / 100 | myth recall | keyword alert: false flags / 100 |", "|---|---|---|---|---|---|---|"]
+        for st, v in m["by_stance"].items():
+            kw = m.get("keyword_by_stance", {}).get(st, {})
+            lines.append(f"| {st} | {v['n']} | {v['myths']} | {v['flags']} | {v['false_flags_per_100']} | {v['myth_recall']} | {kw.get('false_flags_per_100')} |")
     lines += ["", "## Per label", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     lines += [f"| {k} | {v['precision']} | {v['recall']} | {v['f1']} | {v['support']} |" for k, v in m["per_label"].items()]
     if m.get("per_category"):

@@ -100,10 +100,15 @@ def archive(n: int, fmt: str, cache: Path, seed: int = 0, vary: bool = True) -> 
 
 
 def recall(n_articles: int = 5000) -> dict:
-    """Prefilter recall on the labelled test split and on the myths mixed into generated articles."""
-    from mythscan.batch_filter import Prefilter, prefilter_recall
+    """Prefilter recall on real pages (../shared/real, each page read as one article), on the
+    labelled test split and on the myths mixed into generated articles, and the share of the
+    generated archive's sentences that reach the model."""
+    from mythscan.batch_filter import Prefilter, prefilter_recall, real_recall
+    from mythscan.data import resolve_data_path
     from mythscan.splitting import split_sentences
 
+    real_files = [p for p in (resolve_data_path(f) for f in ("../shared/real/train.csv", "../shared/real/select.csv")) if p.exists()]
+    real = real_recall(real_files) if real_files else {}
     test = prefilter_recall(split="test")
     gen = ArchiveGenerator(seed=1)
     myths = {t for t, lab in gen.labelled if lab == "myth"}
@@ -111,15 +116,15 @@ def recall(n_articles: int = 5000) -> dict:
     seen = passed = sent = cand = 0
     t0 = time.perf_counter()
     for art in gen.articles(n_articles):
-        gate = pf.article(art["text"])
-        for s in split_sentences(art["text"]):
-            ok = gate and pf.sentence(s.text)
+        spans = split_sentences(art["text"])
+        for s, ok in zip(spans, pf.candidates([s.text for s in spans], art["text"])):
             sent += 1
             cand += ok
             if s.text in myths:
                 seen += 1
                 passed += ok
-    return {"test_split_myth_sentence_gate": test["myth"]["sentence"], "test_split_myth_standalone": test["myth"]["standalone"],
+    return {"real_pages": {k: {x: v[x] for x in ("myths", "passed", "recall")} for k, v in real.items()},
+            "test_split_myth_sentence_gate": test["myth"]["sentence"], "test_split_myth_standalone": test["myth"]["standalone"],
             "test_split_n": test["myth"]["n"], "archive_myths": seen, "archive_myth_recall": round(passed / max(seen, 1), 4),
             "archive_share_reaching_model": round(cand / max(sent, 1), 4),
             "split_and_prefilter_us_per_sentence": round(1e6 * (time.perf_counter() - t0) / max(sent, 1), 1)}

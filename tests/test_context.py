@@ -207,6 +207,9 @@ def test_evaluate_reports_real_coverage_by_page_and_writes_only_when_asked(conte
     assert r.returncode == 0, r.stderr.decode()
     out = r.stdout.decode()
     assert "select.csv (unambiguous)" in out and "false flags/100: research" in out and "keyword alert" in out
+    verdicts = {line.split()[0]: line for line in out.split("article verdicts on select.csv's pages")[1].splitlines()[1:4]}
+    assert set(verdicts) == {"mixed", "repeats-myths", "research-based"}
+    assert sum(int(line.split()[1]) for line in verdicts.values()) == 8  # every page of the sample once
     assert not (context_home / "evaluate").exists()  # a plain run leaves the tree as it was
     r = run_cli("evaluate", "--data", str(page_sample["select"]), "--out", str(tmp_path / "rep"), home=context_home)
     report = (tmp_path / "rep" / "unambiguous" / "report.md").read_text()
@@ -224,3 +227,26 @@ def test_learning_curve_over_real_pages(tiny_labels, page_sample):
     res = learning_curve(TrainConfig.from_dict(context_config(page_sample)), fractions=(0.5, 1.0), labels_path=tiny_labels)
     assert [p["real_pages"] for p in res["points"]] == [14, 28]
     assert all(p["myth_ap"] is not None and "select.csv (unambiguous)" in p["selection"] for p in res["points"])
+
+
+def test_prefilter_recall_on_labelled_pages(page_sample):
+    from mythscan.batch_filter import real_recall
+
+    sample = pd.read_csv(page_sample["select"], dtype=str, keep_default_na=False)
+    got = real_recall([page_sample["select"]])["select.csv"]
+    assert got["myths"] == int(((sample["label"] == "myth") & (sample["ambiguous"] == "0")).sum())
+    assert got["recall"] == 1.0 and got["passed"] == got["myths"]  # every myth of these topical pages reaches the model
+
+
+def test_a_written_model_inside_keeps_no_category_head(tiny_labels, page_sample, tmp_path):
+    """The written-label model inside a context model is stored label-only (its category head would
+    be dead weight) and scores the same after a round trip."""
+    written = {"kind": "stack", "params": {"folds": 3, "base": {"kind": "tfidf", "params": {"C": 5.0}}}}
+    cfg = context_config(page_sample, params={**context_config(page_sample)["params"], "written": written})
+    model, path, _ = train(TrainConfig.from_dict(cfg), labels_path=tiny_labels, out_dir=tmp_path / "m")
+    from safetensors import safe_open
+
+    with safe_open(str(path / "written_stack" / "base_tfidf" / "heads.safetensors"), framework="numpy") as fh:
+        assert set(fh.keys()) == {"label_coef", "label_intercept"}
+    sel = pd.read_csv(page_sample["select"], dtype=str, keep_default_na=False)
+    np.testing.assert_allclose(model.predict_proba(sel), load_model(path).predict_proba(sel), atol=1e-9)  # fitted (scikit-learn) vs saved (numpy) TF-IDF

@@ -9,19 +9,21 @@ sentence on a page that explains the research record. This kind reads each sente
   vector, layers 6 and 3, int8, as `embed`, on real rows, and TF-IDF logistic regression on all);
 - the sentence before it: a logistic regression on both MiniLM vectors side by side, and the
   first member's P(myth) of the sentence before;
-- the page: a page-stance model (logistic regression on the mean vector of the page's sentences,
-  trained on the stance of real pages: repeats-myths, mixed, research-based, state-media,
-  official, forum) and the myth density of the page's other sentences (mean, max and share of the
-  first member's P(myth));
+- the page: a page-stance model (`PageModel`: logistic regressions on the mean vector of the
+  page's sentences and on the TF-IDF of its text, trained on the stance of real pages:
+  repeats-myths, mixed, research-based, state-media, official, forum) and the myth density of the
+  page's other sentences (mean, max and share of the first member's P(myth));
 - framing cues of the sentence and of the sentence before (`stacking.CueFeatures`);
 - optionally a model trained on the project's written labels alone (``written``: any kind, e.g.
   the `stack` recipe), whose probabilities carry what the written labels teach about framing.
 
 A stage-2 logistic regression over those features gives the label probabilities. It is fitted on
 out-of-fold member predictions for the real sentences (folds by article, so a page never helps
-score itself). A second stage-2 head, fitted on the same sentences each read alone (no context, a
-one-sentence page), scores sentences classified on their own. Every member sees the same encoder
-pass: scoring an article costs one MiniLM pass per sentence, like the sentence-only models.
+score itself). A second stage-2 head scores sentences classified on their own (no context, a
+one-sentence page): it is fitted on the same real sentences each read alone and on the written
+labels (with the written model's own out-of-fold scores), and its myth logit is shifted so that
+one threshold serves both heads. Every member sees the same encoder pass: scoring an article costs
+one MiniLM pass per sentence, like the sentence-only models.
 
 Training data (`fit` keyword arguments, prepared by `training.train` from the config's sources):
 ``real`` marks the rows read in their article (the rows stage 2 learns from), ``origin`` the rows
@@ -422,11 +424,13 @@ class ContextModel(BaseModel):
             raise ModelError("params.written must be a table with a `kind`", hint='e.g. [params.written] kind = "stack"')
         params = dict(spec.get("params", {}))
         params.setdefault("seed", self.params.get("seed", 0))
-        return make_model(spec["kind"], params)
+        m = make_model(spec["kind"], params)
+        m.label_only = True  # only its label probabilities are read: no category head to store
+        return m
 
     def _written_proba(self, sents: Sentences) -> np.ndarray:
         w = self.written
-        return w.predict_all(sents.alone() if w.reads_context else list(sents.text))[0]
+        return w._raw_proba(sents.alone() if w.reads_context else list(sents.text))[0]
 
     # --- scoring ------------------------------------------------------------------------------
     @property
@@ -501,7 +505,7 @@ class ContextModel(BaseModel):
             sub.mkdir(parents=True, exist_ok=True)
             self.written._save_weights(sub)
             (path / "written.json").write_text(json.dumps({"kind": self.written.kind, "params": self.written.params,
-                                                           "fine_classes": [str(x) for x in self.written.fine_classes_],
+                                                           "fine_classes": [str(x) for x in (self.written.fine_classes_ if self.written.fine_classes_ is not None else [])],
                                                            "category_kind": self.written.category_kind,
                                                            "decision": self.written.decision.__dict__}, indent=2))
 
@@ -535,7 +539,8 @@ class ContextModel(BaseModel):
         if spec_file.exists():
             spec = json.loads(spec_file.read_text())
             m = MODEL_KINDS[spec["kind"]](decision=Decision(**spec.get("decision", {})), params=spec.get("params", {}))
-            m.fine_classes_ = np.asarray(spec["fine_classes"])
+            m.fine_classes_ = np.asarray(spec["fine_classes"]) if spec.get("fine_classes") else None
             m.category_kind = dict(spec.get("category_kind", {}))
+            m.label_only = m.fine_classes_ is None
             m._load_weights(path / f"written_{spec['kind']}")
             self.written = m

@@ -264,3 +264,28 @@ def write_report(m: dict, preds, out_dir: Path, *, model_name: str, data_name: s
               f"Misclassified sentences: `errors.csv` ({len(errors)} rows).", ""]
     (out_dir / "report.md").write_text("\n".join(lines))
     return out_dir
+
+
+def article_verdicts(preds, model, confident: float) -> dict | None:
+    """How the article-level reading (scoring.assess) treats each page of a labelled sample,
+    by the page's stance: how many pages are said to repeat myths, to need a check, or to hold
+    none. ``preds`` is `evaluate_model`'s frame (all rows: pages whole); None without `article`
+    and `stance` columns."""
+    if "article" not in preds.columns or "stance" not in preds.columns:
+        return None
+    from collections import Counter, defaultdict
+
+    from .models import Sentences
+    from .scoring import SentenceResult, assess
+
+    stances = {}
+    if hasattr(model, "page_stance"):
+        stances = model.page_stance(Sentences.of(preds))
+    table: dict[str, Counter] = defaultdict(Counter)
+    for article, g in preds.groupby("article", sort=False):
+        results = [SentenceResult(text=t, label=str(lab), myth_probability=round(float(p), 4), probabilities={})
+                   for t, lab, p in zip(g["text"], g["pred_label"], g["myth_probability"])]
+        verdict, _ = assess(results, confident, stances.get(str(article)))
+        table[str(g["stance"].iloc[0])][verdict] += 1
+    return {st: {"pages": sum(c.values()), **{k: c.get(k, 0) for k in ("repeats-myths", "check", "no-myths")}}
+            for st, c in sorted(table.items())}

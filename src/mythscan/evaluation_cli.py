@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from .errors import InputError
-from .evaluation import evaluate_model, headline, write_report
+from .evaluation import article_verdicts, evaluate_model, headline, write_report
 from .paths import reports_dir
 
 # Labelled real coverage the team keeps beside the checkout (never in it): paths relative to the
@@ -101,8 +101,14 @@ def run_evaluate(model_name, data, out, threshold=None, *, save: bool = False, p
     datasets = [load_eval_data(data)] if data is not None else [*(load_eval_data(p) for p in real_sets()), load_eval_data(None)]
     lines = [f"{name} (threshold {threshold:.2f}{', high precision' if precision == 'high' else ''}); "
              "AP = myth average precision with a 95% bootstrap interval", HEADER]
-    reports = []
+    reports, verdicts = [], []
+    confident = model.decision.confident()
     for df, data_name in datasets:
+        if "article" in df.columns and "stance" in df.columns:
+            _, all_preds = evaluate_model(model, df, threshold=threshold)
+            v = article_verdicts(all_preds, model, confident)
+            if v:
+                verdicts.append((data_name, v))
         for suffix, rows in subsets(df):
             m, preds = evaluate_model(model, df, threshold=threshold, rows=rows)
             lines.append(_fmt_row(data_name + suffix, m))
@@ -120,6 +126,9 @@ def run_evaluate(model_name, data, out, threshold=None, *, save: bool = False, p
     if data is None and not real_sets():
         lines.append("note: no labelled real coverage beside this checkout (../shared/real, ../shared/eval); "
                      "measure on your own sample with --data FILE (text, label[, article, position, context_before, stance, ambiguous])")
+    for data_name, v in verdicts:
+        lines.append(f"article verdicts on {data_name}'s pages (repeats myths / check / none), by page stance:")
+        lines += [f"  {st:<16}{c['pages']:>4} pages: {c['repeats-myths']:>3} / {c['check']:>3} / {c['no-myths']:>3}" for st, c in v.items()]
     lines += [f"  report: {r}" for r in reports]
     return "\n".join(lines)
 

@@ -36,7 +36,7 @@ def render_terminal(result: ArticleResult, console, *, show_all: bool = False) -
 
     sm = result.summary
     title = result.metadata.get("title") or result.source
-    style = "bold red" if sm.myths else "bold green"
+    style = {"repeats-myths": "bold red", "check": "bold yellow"}.get(sm.assessment, "bold green")
     console.print(Panel(Text(sm.verdict, style=style), title=f"[bold]{html.unescape(str(title))[:90]}[/]", subtitle=f"{result.source} · model {result.model}", expand=True))
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")
@@ -56,13 +56,19 @@ def render_terminal(result: ArticleResult, console, *, show_all: bool = False) -
             extra = "  (review: close to the threshold)" if s.review else ""
             console.print(Text(f"{tag:<8} {s.myth_probability:>4.0%}  {s.text}{extra}", style="green" if s.label == "accurate" else "dim"))
     cats = ", ".join(f"{k} ×{v}" for k, v in sm.categories.items()) or "none"
-    console.print(f"[bold]{sm.sentences}[/] sentences · [bold]{sm.myths}[/] myths ({sm.myth_share:.0%}) · {sm.accurate} accurate · {sm.review} for review · categories: {cats}")
+    console.print(f"[bold]{sm.sentences}[/] {_n(sm.sentences, 'sentence')} · [bold]{sm.myths}[/] {_n(sm.myths, 'myth')} "
+                  f"({sm.myth_share:.0%}, {sm.confident_myths} confident) · {sm.accurate} accurate · {sm.review} for review · categories: {cats}")
+
+
+def _n(count: int, word: str) -> str:
+    return word if count == 1 else word + "s"
 
 
 _CSS = """
 body{font-family:Georgia,serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.55}
 header{border-bottom:2px solid #ddd;margin-bottom:1em}.verdict{font-size:1.15em;padding:.6em .8em;border-radius:6px}
 .bad{background:#fde8e8;border-left:6px solid #c62828}.good{background:#e8f5e9;border-left:6px solid #2e7d32}
+.check{background:#fff8e1;border-left:6px solid #f9a825}
 .grid{display:grid;grid-template-columns:2fr 1fr;gap:1.5em}.article p{margin:.3em 0}
 mark.myth{background:#ffcdd2;padding:0 .1em;border-bottom:2px solid #c62828}mark.review{background:#fff3c4}
 mark.accurate{background:#e3f2e5}aside .note{font-family:sans-serif;font-size:.85em;border:1px solid #eee;border-left:4px solid #c62828;padding:.5em;margin-bottom:.8em}
@@ -100,7 +106,7 @@ link(x.get("url"), x["publication"])
             for x in s.sources) + "</span>" if s.sources else "") + "</div>"
         for i, s in enumerate(notes, start=1))
     sm = result.summary
-    cls = "bad" if sm.myths else "good"
+    cls = {"repeats-myths": "bad", "check": "check"}.get(sm.assessment, "good")
     meta = " · ".join(html.escape(str(result.metadata[k])) for k in ("author", "date", "site", "url") if result.metadata.get(k))
     return (f'<section class="result"><header><h1>{html.escape(str(result.metadata.get("title") or result.source))}</h1>'
             f'<p class="meta">{meta} · scored by mythscan model {html.escape(str(result.model))}, threshold {result.threshold:.2f}</p>'

@@ -193,7 +193,7 @@ def summarise(results: list[SentenceResult], taxonomy: Taxonomy, *, confident: f
     stance = ""
     if page_stance:
         top, p = max(page_stance.items(), key=lambda kv: kv[1])
-        stance = f" The page reads as {top.replace('-', ' ')} (page model: {p:.2f})."
+        stance = f" The page reads as {STANCE_WORDS.get(top, top)} (page model: {p:.2f})."
     if assessment == "no-myths":
         verdict = (f"No myth assertions found in {n} {_plural(n, 'sentence')}"
                    + (f"; {acc} {_plural(acc, 'sentence')} match the research record." if acc else ".")) + stance
@@ -212,6 +212,10 @@ def summarise(results: list[SentenceResult], taxonomy: Taxonomy, *, confident: f
     return ArticleSummary(sentences=n, myths=len(myths), myth_share=round(share, 4), accurate=acc, review=review,
                           categories=dict(cats.most_common()), verdict=verdict, assessment=assessment,
                           confident_myths=confident_n, page_stance=page_stance)
+
+
+STANCE_WORDS = {"repeats-myths": "repeating myths", "research-based": "research-based", "state-media": "state media",
+                "official": "an official text", "forum": "a forum post", "mixed": "mixed"}
 
 
 def _plural(n: int, word: str) -> str:

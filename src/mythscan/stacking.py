@@ -147,6 +147,7 @@ class StackModel(BaseModel):
             self.oof_proba_[va] = LinearHead.fit(Z[tr], labels[tr], C=C, seed=seed, sample_weight=None if w is None else w[tr]).predict_proba(Z[va])
         self.head = LinearHead.fit(Z, labels, C=C, seed=seed, sample_weight=w)
         self.base = self._make_base()
+        self.base.label_only = self.label_only  # a label-only stack (a member of a larger model) keeps no category head
         self.base.fit(texts, labels, fine, category_kind=self.category_kind, sample_weight=w)
         self.fine_classes_ = self.base.fine_classes_
 

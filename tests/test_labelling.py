@@ -271,3 +271,20 @@ def test_atomic_writes_keep_usual_permissions(tmp_path):
     kept.chmod(0o640)
     atomic_write_text(kept, "new")
     assert stat.S_IMODE(kept.stat().st_mode) == 0o640 and kept.read_text() == "new"
+
+
+def test_train_keeps_the_default_when_its_real_coverage_files_are_missing(project_home, tiny_labels, tmp_path):
+    """A config chosen on real coverage (`selection`) trained where those files are absent (a fresh
+    clone without ../shared) must not be promoted on the test split alone; --promote still can."""
+    home = tmp_path / "home"
+    shutil.copytree(project_home, home)
+    before = (home / "models" / "DEFAULT").read_text().strip()
+    cfg = tmp_path / "real.toml"
+    cfg.write_text('name = "cand"\nkind = "tfidf"\ncv_folds = 3\nselection = ["no/such/select.csv"]\n[params]\nC = 5.0\n')
+    r = run_cli("train", "--config", str(cfg), "--labels", str(tiny_labels), home=home)
+    assert r.returncode == 0, r.stderr.decode()
+    assert "kept the default" in r.stdout.decode() and "select.csv" in r.stdout.decode()
+    assert (home / "models" / "DEFAULT").read_text().strip() == before
+    r = run_cli("train", "--config", str(cfg), "--labels", str(tiny_labels), "--promote", home=home)
+    assert r.returncode == 0, r.stderr.decode()
+    assert (home / "models" / "DEFAULT").read_text().strip().startswith("cand/")

@@ -356,6 +356,15 @@ def train(config: str = typer.Option("context", "--config", "-c", help="Training
         typer.echo(f"  {name}: myth AP {fig['myth_ap']}, F1 {fig['myth_f1']} (P {fig['myth_precision']}, R {fig['myth_recall']}), n={fig['n']}")
     if no_promote or out:
         return
+    missing = [f for f in files if not f.exists()]
+    if missing and not gates and not promote:
+        # without the real-coverage files the config is chosen on, the test split alone would
+        # decide, and it disagrees with real coverage (a written-only model scores higher there)
+        typer.echo(f"kept the default: {', '.join(str(f) for f in missing)} (real coverage, where this config is "
+                   f"compared with the default) is not here; measure the new model on your own labelled sample with "
+                   f"`mythscan evaluate --model {ref_of(path)} --data FILE`, then `mythscan models promote {ref_of(path)}`, "
+                   "or train with --gate-data FILE")
+        return
     # real coverage decides; the test split then only guards against a sharp drop
     test_gate = dict(SHARP_DROP) if gates else dict(TOLERANCE)
     cmp, *gated = compare_many(path, [(load_splits(labels)[1], test_gate)] + [(df, dict(REAL_TOLERANCE), rows) for df, rows, _ in gates])

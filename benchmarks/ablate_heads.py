@@ -23,12 +23,12 @@ import numpy as np
 def main() -> None:
     import torch
 
-    from mythscan.attention import mean_pooled, train_head
     from mythscan.data import group_folds, load_splits
-    from mythscan.encoder import Encoder
-    from mythscan.evaluation_cli import load_eval_data
     from mythscan.evaluation import average_precision, compute_metrics
+    from mythscan.evaluation_cli import load_eval_data
     from mythscan.models import LABELS, SvmHead, decide
+    from mythscan.models.attention import mean_pooled, train_head
+    from mythscan.models.encoder import Encoder
     from mythscan.training import best_threshold
 
     ap = argparse.ArgumentParser()
@@ -50,8 +50,10 @@ def main() -> None:
 
     pooled = {k: mean_pooled(v, 2) for k, v in states.items()}
     y = {k: df["label"].to_numpy(dtype=object) for k, df in sets.items()}
-    folds = {"group": group_folds(y["train"], train["category"].tolist(), train["group"].tolist(), 5, 0),
-             "batch": group_folds(y["train"], train["category"].tolist(), train["batch"].tolist(), 5, 0)}
+    folds = {
+        "group": group_folds(y["train"], train["category"].tolist(), train["group"].tolist(), 5, 0),
+        "batch": group_folds(y["train"], train["category"].tolist(), train["batch"].tolist(), 5, 0),
+    }
     im = LABELS.index("myth")
 
     def svm(C):
@@ -59,6 +61,7 @@ def main() -> None:
             h = SvmHead.fit(pooled["train"][idx], y["train"][idx], C=C, support_dtype="int8")
             cols = [list(h.classes_).index(c) for c in LABELS]
             return lambda k, rows=slice(None): h.predict_proba(pooled[k][rows])[:, cols]
+
         return fit
 
     def attention(idx):
@@ -66,8 +69,12 @@ def main() -> None:
         return lambda k, rows=slice(None): head.predict_proba(states[k] if isinstance(rows, slice) else [states[k][i] for i in rows])
 
     heads = [(f"svm C={c:g}", svm(c)) for c in args.svm_C] + ([(f"attention {args.epochs} ep", attention)] if args.epochs else [])
-    print(f"{'head':<18}{'folds':<7}{'CV AP':>7}{'CV F1':>7}{'test AP':>9}{'test F1':>9}{'pairs':>7}"
-          + (f"{'real AP':>9}{'real F1':>9}{'real P':>8}" if args.real else "") + f"{'s':>6}", flush=True)
+    print(
+        f"{'head':<18}{'folds':<7}{'CV AP':>7}{'CV F1':>7}{'test AP':>9}{'test F1':>9}{'pairs':>7}"
+        + (f"{'real AP':>9}{'real F1':>9}{'real P':>8}" if args.real else "")
+        + f"{'s':>6}",
+        flush=True,
+    )
     for name, fit in heads:
         t0 = time.perf_counter()
         final = fit(np.arange(len(train)))
@@ -79,13 +86,17 @@ def main() -> None:
             th = best_threshold(oof[:, im], y["train"] == "myth")
             cv = compute_metrics(y["train"], decide(oof, th), oof)
             te = compute_metrics(y["test"], decide(out["test"], th), out["test"], pairs=test["pair"].tolist())
-            row = (f"{name:<18}{fname:<7}{average_precision(y['train'] == 'myth', oof[:, im]):>7.3f}{cv['myth']['f1']:>7.3f}"
-                   f"{average_precision(y['test'] == 'myth', out['test'][:, im]):>9.3f}{te['myth']['f1']:>9.3f}"
-                   f"{te['contrast_pairs']['accuracy']:>7.3f}")
+            row = (
+                f"{name:<18}{fname:<7}{average_precision(y['train'] == 'myth', oof[:, im]):>7.3f}{cv['myth']['f1']:>7.3f}"
+                f"{average_precision(y['test'] == 'myth', out['test'][:, im]):>9.3f}{te['myth']['f1']:>9.3f}"
+                f"{te['contrast_pairs']['accuracy']:>7.3f}"
+            )
             if args.real:
                 re_ = compute_metrics(y["real"], decide(out["real"], th), out["real"])
-                row += (f"{average_precision(y['real'] == 'myth', out['real'][:, im]):>9.3f}{re_['myth']['f1']:>9.3f}"
-                        f"{re_['myth']['precision']:>8.3f}")
+                row += (
+                    f"{average_precision(y['real'] == 'myth', out['real'][:, im]):>9.3f}{re_['myth']['f1']:>9.3f}"
+                    f"{re_['myth']['precision']:>8.3f}"
+                )
             print(row + f"{time.perf_counter() - t0:>6.0f}", flush=True)
 
 

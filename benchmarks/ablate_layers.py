@@ -18,9 +18,9 @@ def main() -> None:
     from sklearn.metrics import average_precision_score
 
     from mythscan.data import group_folds, load_splits
-    from mythscan.encoder import Encoder
     from mythscan.evaluation import compute_metrics
     from mythscan.models import LABELS, SvmHead, decide
+    from mythscan.models.encoder import Encoder
     from mythscan.training import best_threshold
 
     ap = argparse.ArgumentParser()
@@ -35,7 +35,7 @@ def main() -> None:
     parts = {}
     for name, df in (("train", train), ("test", test)):
         X = enc.encode(df["text"].astype(str).tolist()) * np.sqrt(len(layers))  # undo the final norm
-        parts[name] = {k: X[:, i * 384:(i + 1) * 384] for i, k in enumerate(layers)}
+        parts[name] = {k: X[:, i * 384 : (i + 1) * 384] for i, k in enumerate(layers)}
     print(f"encoded {len(train) + len(test)} sentences in {time.perf_counter() - t0:.0f} s")
     y_tr, y_te = train["label"].to_numpy(dtype=object), test["label"].to_numpy(dtype=object)
     splits = group_folds(y_tr, train["category"].tolist(), train["group"].tolist(), 5, 0)
@@ -44,7 +44,7 @@ def main() -> None:
     for mix in args.mixes:
         ks = [int(k) for k in mix.split(",")]
 
-        def feats(name):
+        def feats(name, ks=ks):
             X = np.hstack([parts[name][k] for k in ks])
             return X / np.linalg.norm(X, axis=1, keepdims=True)
 
@@ -58,8 +58,11 @@ def main() -> None:
         h = SvmHead.fit(Xtr, y_tr, support_dtype=args.support_dtype)
         pt = h.predict_proba(Xte)[:, [list(h.classes_).index(c) for c in LABELS]]
         te = compute_metrics(y_te, decide(pt, th), pt, pairs=test["pair"].tolist())
-        print(f"{mix:<10}{average_precision_score(y_tr == 'myth', oof[:, im]):>7.3f}{cv['myth']['f1']:>7.3f}"
-              f"{average_precision_score(y_te == 'myth', pt[:, im]):>9.3f}{te['myth']['f1']:>9.3f}{te['contrast_pairs']['accuracy']:>7.3f}", flush=True)
+        print(
+            f"{mix:<10}{average_precision_score(y_tr == 'myth', oof[:, im]):>7.3f}{cv['myth']['f1']:>7.3f}"
+            f"{average_precision_score(y_te == 'myth', pt[:, im]):>9.3f}{te['myth']['f1']:>9.3f}{te['contrast_pairs']['accuracy']:>7.3f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def recall(n_articles: int = 5000) -> dict:
     """Prefilter recall on real pages (../shared/real, each page read as one article), on the
     labelled test split and on the myths mixed into generated articles, and the share of the
     generated archive's sentences that reach the model."""
-    from mythscan.batch_filter import Prefilter, prefilter_recall, real_recall
+    from mythscan.batch.prefilter import Prefilter, prefilter_recall, real_recall
     from mythscan.data import resolve_data_path
     from mythscan.splitting import split_sentences
 
@@ -123,11 +123,16 @@ def recall(n_articles: int = 5000) -> dict:
             if s.text in myths:
                 seen += 1
                 passed += ok
-    return {"real_pages": {k: {x: v[x] for x in ("myths", "passed", "recall")} for k, v in real.items()},
-            "test_split_myth_sentence_gate": test["myth"]["sentence"], "test_split_myth_standalone": test["myth"]["standalone"],
-            "test_split_n": test["myth"]["n"], "archive_myths": seen, "archive_myth_recall": round(passed / max(seen, 1), 4),
-            "archive_share_reaching_model": round(cand / max(sent, 1), 4),
-            "split_and_prefilter_us_per_sentence": round(1e6 * (time.perf_counter() - t0) / max(sent, 1), 1)}
+    return {
+        "real_pages": {k: {x: v[x] for x in ("myths", "passed", "recall")} for k, v in real.items()},
+        "test_split_myth_sentence_gate": test["myth"]["sentence"],
+        "test_split_myth_standalone": test["myth"]["standalone"],
+        "test_split_n": test["myth"]["n"],
+        "archive_myths": seen,
+        "archive_myth_recall": round(passed / max(seen, 1), 4),
+        "archive_share_reaching_model": round(cand / max(sent, 1), 4),
+        "split_and_prefilter_us_per_sentence": round(1e6 * (time.perf_counter() - t0) / max(sent, 1), 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,8 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="model for mythscan batch (default: the default model)")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mythscan-bench", help="where archives and outputs go")
     ap.add_argument("--recall", action="store_true", help="only measure the prefilter's recall")
-    ap.add_argument("--verbatim", action="store_true", help="labelled sentences verbatim (repeated): flatters models "
-                    "that memoise embeddings; by default each is attributed to a random speaker")
+    ap.add_argument(
+        "--verbatim",
+        action="store_true",
+        help="labelled sentences verbatim (repeated): flatters models "
+        "that memoise embeddings; by default each is attributed to a random speaker",
+    )
     a = ap.parse_args(argv)
     a.cache.mkdir(parents=True, exist_ok=True)
     r = recall()
@@ -148,12 +157,15 @@ def main(argv: list[str] | None = None) -> int:
     if a.recall:
         return 0
     env = dict(os.environ)
-    print(f"{'n':>7} {'format':>6} {'workers':>7} {'prefilter':>9} {'wall_s':>7} {'art/s e2e':>9} {'art/s pipe':>10} "
-          f"{'sent/s pipe':>11} {'cpu_s':>6} {'art/cpu_s':>9} {'peak_RSS_MB':>11} {'myths':>6} {'dups':>5} {'load1':>5}", flush=True)
+    print(
+        f"{'n':>7} {'format':>6} {'workers':>7} {'prefilter':>9} {'wall_s':>7} {'art/s e2e':>9} {'art/s pipe':>10} "
+        f"{'sent/s pipe':>11} {'cpu_s':>6} {'art/cpu_s':>9} {'peak_RSS_MB':>11} {'myths':>6} {'dups':>5} {'load1':>5}",
+        flush=True,
+    )
     for fmt in a.format:
         for n in a.n:
             path = archive(n, fmt, a.cache, vary=not a.verbatim)
-            for prefilter in ([True, False] if a.no_prefilter_too else [True]):
+            for prefilter in [True, False] if a.no_prefilter_too else [True]:
                 for w in a.workers:
                     out = a.cache / f"out-{n}-{fmt}-w{w}-{'pf' if prefilter else 'nopf'}"
                     args = ["batch", str(path), "--out", str(out), "--overwrite", "--no-progress", "--workers", str(w)]
@@ -166,9 +178,12 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     s = json.loads((out / "summary.json").read_text())
                     t, run = s["totals"], s["run"]
-                    print(f"{n:>7} {fmt:>6} {w:>7} {'on' if prefilter else 'off':>9} {wall:>7.1f} {t['items'] / wall:>9.1f} "
-                          f"{run['articles_per_s']:>10.1f} {run['sentences_per_s']:>11.0f} {cpu:>6.1f} {t['items'] / cpu:>9.1f} "
-                          f"{peak_kb / 1024:>11.0f} {t['myths']:>6} {t['duplicates']:>5} {load:>5.1f}", flush=True)
+                    print(
+                        f"{n:>7} {fmt:>6} {w:>7} {'on' if prefilter else 'off':>9} {wall:>7.1f} {t['items'] / wall:>9.1f} "
+                        f"{run['articles_per_s']:>10.1f} {run['sentences_per_s']:>11.0f} {cpu:>6.1f} {t['items'] / cpu:>9.1f} "
+                        f"{peak_kb / 1024:>11.0f} {t['myths']:>6} {t['duplicates']:>5} {load:>5.1f}",
+                        flush=True,
+                    )
                     shutil.rmtree(out, ignore_errors=True)
     return 0
 

@@ -49,12 +49,23 @@ def main() -> None:
             w = csv.writer(fh)
             w.writerow(["text", "label", "category"])
             for i in range(100):
-                w.writerow([f"A county office in district {i} files its {WORDS[i % 17]} credit records by hand every {WORDS[(i * 7) % 17]} week number {i}.", "accurate", "A-low-tech"])
-        for name, cmd in (("labels validate", ["labels", "validate", str(big)]), ("labels add (100 rows)", ["labels", "add", str(new), "--target", str(big)])):
+                w.writerow(
+                    [
+                        f"A county office in district {i} files its {WORDS[i % 17]} credit records by hand every {WORDS[(i * 7) % 17]} week number {i}.",
+                        "accurate",
+                        "A-low-tech",
+                    ]
+                )
+        for name, cmd in (
+            ("labels validate", ["labels", "validate", str(big)]),
+            ("labels add (100 rows)", ["labels", "add", str(new), "--target", str(big)]),
+        ):
             t0 = time.perf_counter()
             r = subprocess.run([sys.executable, "-m", "mythscan.cli", *cmd], capture_output=True, text=True)
             el = time.perf_counter() - t0
-            print(f"{name:<24} on {args.n} rows: {el:.2f} s (exit {r.returncode}) {r.stdout.strip().splitlines()[-1][:80] if r.stdout.strip() else r.stderr.strip()[:200]}")
+            print(
+                f"{name:<24} on {args.n} rows: {el:.2f} s (exit {r.returncode}) {r.stdout.strip().splitlines()[-1][:80] if r.stdout.strip() else r.stderr.strip()[:200]}"
+            )
 
 
 if __name__ == "__main__":

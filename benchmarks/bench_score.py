@@ -23,8 +23,21 @@ def cold_start(model: str, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mythscan.cli", "score", str(ROOT / "examples" / "myths_article.txt"), "--model", model,
-                        "--format", "json"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mythscan.cli",
+                "score",
+                str(ROOT / "examples" / "myths_article.txt"),
+                "--model",
+                model,
+                "--format",
+                "json",
+            ],
+            check=True,
+            capture_output=True,
+        )
         times.append(time.perf_counter() - t0)
     return times
 
@@ -33,7 +46,7 @@ def throughput(model: str, n: int) -> dict:
     code = f"""
 import json, resource, time, pandas as pd
 from mythscan import load_model
-df = pd.read_csv({str(ROOT / 'labels' / 'sentences.csv')!r}, dtype=str, keep_default_na=False)
+df = pd.read_csv({str(ROOT / "labels" / "sentences.csv")!r}, dtype=str, keep_default_na=False)
 texts = (df['text'].tolist() * (1 + {n} // len(df)))[:{n}]
 texts = [t + ' ' + str(i) for i, t in enumerate(texts)]  # defeat any per-text cache
 t0 = time.perf_counter(); m = load_model({model!r}); load = time.perf_counter() - t0
@@ -48,9 +61,9 @@ print(json.dumps({{"load_s": round(load, 2), "sentences_per_s": round(len(texts)
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--models", nargs="*")
-    ap.add_argument("--n", type=int, default=5000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--models", nargs="*", help="model names or directories (default: every model in models/)")
+    ap.add_argument("--n", type=int, default=5000, help="sentences to classify for the throughput figure (read alone)")
+    ap.add_argument("--runs", type=int, default=3, help="cold starts of `mythscan score` to take the median of")
     args = ap.parse_args()
     models = args.models or sorted(p.parent.name for p in (ROOT / "models").glob("*/CURRENT"))
     print(f"{'model':<12}{'cold start s (median)':>24}{'load s':>8}{'sentences/s':>13}{'peak RSS MB':>13}")

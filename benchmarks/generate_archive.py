@@ -25,13 +25,49 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-OUTLETS = ["dailyherald.example", "morningpost.example", "theledger.example", "citywire.example", "globalreview.example",
-           "northerntimes.example", "eveningstar.example", "coastgazette.example", "capitalnews.example", "valleyjournal.example"]
-NAMES = ["Maria Lopez", "James Carter", "Aisha Khan", "Tom Becker", "Elena Rossi", "David Kim", "Sarah O'Neill", "Paul Mensah",
-         "Laura Schmidt", "Ahmed Hassan", "Nina Petrova", "Carlos Silva", "Emma Wilson", "Yusuf Demir", "Grace Adeyemi"]
+OUTLETS = [
+    "dailyherald.example",
+    "morningpost.example",
+    "theledger.example",
+    "citywire.example",
+    "globalreview.example",
+    "northerntimes.example",
+    "eveningstar.example",
+    "coastgazette.example",
+    "capitalnews.example",
+    "valleyjournal.example",
+]
+NAMES = [
+    "Maria Lopez",
+    "James Carter",
+    "Aisha Khan",
+    "Tom Becker",
+    "Elena Rossi",
+    "David Kim",
+    "Sarah O'Neill",
+    "Paul Mensah",
+    "Laura Schmidt",
+    "Ahmed Hassan",
+    "Nina Petrova",
+    "Carlos Silva",
+    "Emma Wilson",
+    "Yusuf Demir",
+    "Grace Adeyemi",
+]
 TEAMS = ["Rovers", "United", "City", "Athletic", "Wanderers", "Rangers", "Albion", "Harriers", "Lions", "Falcons"]
 PLACES = ["Springfield", "Riverton", "Lakeside", "Oakford", "Millbrook", "Ashton", "Kingsbridge", "Westhaven", "Brookfield", "Fairview"]
-THINGS = ["bridge", "library", "hospital wing", "bus route", "school gym", "community garden", "water main", "bike lane", "museum", "market hall"]
+THINGS = [
+    "bridge",
+    "library",
+    "hospital wing",
+    "bus route",
+    "school gym",
+    "community garden",
+    "water main",
+    "bike lane",
+    "museum",
+    "market hall",
+]
 COMPANIES = ["Northwind Foods", "Apex Motors", "Bluewater Energy", "Helix Pharma", "Summit Retail", "Orbit Airlines", "Greenfield Farms"]
 VERBS = ["said", "wrote", "reported", "noted", "argued"]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -116,18 +152,42 @@ FILLER = {
         "A Chinese electric car maker plans to build a factory in {place}.",
     ],
 }
-TITLES = ["{place} {thing} plans approved", "{team} win again", "Rain on the way", "{company} results beat forecasts",
-          "New exhibition opens", "Council budget row", "Health service under pressure", "Festival returns to {place}"]
-TOPIC_TITLES = ["Inside China's social credit system", "What social credit really means", "China's credit blacklists explained",
-                "Beijing expands its credit rules", "The truth about China's social credit score", "Living with social credit"]
+TITLES = [
+    "{place} {thing} plans approved",
+    "{team} win again",
+    "Rain on the way",
+    "{company} results beat forecasts",
+    "New exhibition opens",
+    "Council budget row",
+    "Health service under pressure",
+    "Festival returns to {place}",
+]
+TOPIC_TITLES = [
+    "Inside China's social credit system",
+    "What social credit really means",
+    "China's credit blacklists explained",
+    "Beijing expands its credit rules",
+    "The truth about China's social credit score",
+    "Living with social credit",
+]
 
 
 def _fill(tpl: str, rng: random.Random) -> str:
     teams = rng.sample(TEAMS, 2)
     places = rng.sample(PLACES, 2)
-    return tpl.format(team=teams[0], team2=teams[1], a=rng.randint(1, 9), b=rng.randint(0, 9), n=rng.randint(2, 60),
-                      day=rng.choice(DAYS), name=rng.choice(NAMES), place=places[0], place2=places[1],
-                      thing=rng.choice(THINGS), company=rng.choice(COMPANIES))
+    return tpl.format(
+        team=teams[0],
+        team2=teams[1],
+        a=rng.randint(1, 9),
+        b=rng.randint(0, 9),
+        n=rng.randint(2, 60),
+        day=rng.choice(DAYS),
+        name=rng.choice(NAMES),
+        place=places[0],
+        place2=places[1],
+        thing=rng.choice(THINGS),
+        company=rng.choice(COMPANIES),
+    )
 
 
 def load_labelled(path: Path | None = None) -> list[tuple[str, str]]:
@@ -140,8 +200,15 @@ def load_labelled(path: Path | None = None) -> list[tuple[str, str]]:
 class ArchiveGenerator:
     """Deterministic article stream: dicts with id, outlet, date, url, title, text, injected_myths."""
 
-    def __init__(self, seed: int = 0, topic_articles: float = 0.1, topic_share: float = 0.65, dup_share: float = 0.03,
-                 labelled: list[tuple[str, str]] | None = None, vary: bool = False):
+    def __init__(
+        self,
+        seed: int = 0,
+        topic_articles: float = 0.1,
+        topic_share: float = 0.65,
+        dup_share: float = 0.03,
+        labelled: list[tuple[str, str]] | None = None,
+        vary: bool = False,
+    ):
         self.rng = random.Random(seed)
         self.vary = vary  # attribute each labelled sentence to a random speaker, so it is (nearly) never repeated verbatim
         self.labelled = labelled or load_labelled()
@@ -167,12 +234,19 @@ class ArchiveGenerator:
             else:
                 sentences.append(_fill(rng.choice(FILLER[topic if rng.random() < 0.8 else rng.choice(self.topics)]), rng))
         title = rng.choice(TOPIC_TITLES) if topical else _fill(rng.choice(TITLES), rng)
-        paras = [" ".join(sentences[k:k + 3]) for k in range(0, len(sentences), 3)]
+        paras = [" ".join(sentences[k : k + 3]) for k in range(0, len(sentences), 3)]
         outlet = rng.choice(OUTLETS)
         year = rng.randint(2015, 2024)
         date = f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        return {"id": f"a{i:08d}", "outlet": outlet, "date": date, "url": f"https://{outlet}/{year}/{i}",
-                "title": title, "text": title + "\n\n" + "\n\n".join(paras), "injected_myths": myths}
+        return {
+            "id": f"a{i:08d}",
+            "outlet": outlet,
+            "date": date,
+            "url": f"https://{outlet}/{year}/{i}",
+            "title": title,
+            "text": title + "\n\n" + "\n\n".join(paras),
+            "injected_myths": myths,
+        }
 
     def articles(self, n: int):
         for i in range(n):
@@ -191,11 +265,13 @@ def html_page(art: dict) -> str:
 
     paras = art["text"].split("\n\n")[1:]
     body = "\n".join(f"<p>{escape(p)}</p>" for p in paras)
-    return (f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(art['title'])} | {art['outlet']}</title>"
-            f"<meta property=\"og:site_name\" content=\"{art['outlet']}\"><meta name=\"date\" content=\"{art['date']}\"></head>\n"
-            f"<body><nav><a href=\"/\">Home</a> <a href=\"/news\">News</a> <a href=\"/sport\">Sport</a></nav>\n"
-            f"<article><h1>{escape(art['title'])}</h1>\n{body}\n</article>\n"
-            f"<footer>Copyright {art['outlet']}. All rights reserved.</footer></body></html>\n")
+    return (
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(art["title"])} | {art["outlet"]}</title>'
+        f'<meta property="og:site_name" content="{art["outlet"]}"><meta name="date" content="{art["date"]}"></head>\n'
+        f'<body><nav><a href="/">Home</a> <a href="/news">News</a> <a href="/sport">Sport</a></nav>\n'
+        f"<article><h1>{escape(art['title'])}</h1>\n{body}\n</article>\n"
+        f"<footer>Copyright {art['outlet']}. All rights reserved.</footer></body></html>\n"
+    )
 
 
 def write_jsonl(path: Path, n: int, seed: int = 0, **kw) -> Path:
@@ -218,15 +294,26 @@ def write_warc(path: Path, n: int, seed: int = 0, **kw) -> Path:
             date = f"{art['date']}T12:00:00Z"
             if i % 50 == 0:
                 req = StatusAndHeaders(f"GET /{i} HTTP/1.1", [("Host", art["outlet"])], is_http_request=True)
-                writer.write_record(writer.create_warc_record(art["url"], "request", http_headers=req,
-                                                              warc_headers_dict={"WARC-Date": date}))
+                writer.write_record(
+                    writer.create_warc_record(art["url"], "request", http_headers=req, warc_headers_dict={"WARC-Date": date})
+                )
                 img = StatusAndHeaders("200 OK", [("Content-Type", "image/png")], protocol="HTTP/1.1")
-                writer.write_record(writer.create_warc_record(art["url"] + "/logo.png", "response", payload=BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(200)),
-                                                              http_headers=img, warc_headers_dict={"WARC-Date": date}))
+                writer.write_record(
+                    writer.create_warc_record(
+                        art["url"] + "/logo.png",
+                        "response",
+                        payload=BytesIO(b"\x89PNG\r\n\x1a\n" + bytes(200)),
+                        http_headers=img,
+                        warc_headers_dict={"WARC-Date": date},
+                    )
+                )
             body = html_page(art).encode("utf-8")
             headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(art["url"], "response", payload=BytesIO(body), http_headers=headers,
-                                                          warc_headers_dict={"WARC-Date": date}))
+            writer.write_record(
+                writer.create_warc_record(
+                    art["url"], "response", payload=BytesIO(body), http_headers=headers, warc_headers_dict={"WARC-Date": date}
+                )
+            )
     return path
 
 
@@ -238,13 +325,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--topic-articles", type=float, default=0.1, help="share of articles about social credit")
     ap.add_argument("--dup-share", type=float, default=0.03, help="share of syndicated copies")
-    ap.add_argument("--vary", action="store_true", help="attribute labelled sentences to random speakers, so that no "
-                    "sentence repeats verbatim (fair for models that memoise embeddings)")
+    ap.add_argument(
+        "--vary",
+        action="store_true",
+        help="attribute labelled sentences to random speakers, so that no "
+        "sentence repeats verbatim (fair for models that memoise embeddings)",
+    )
     a = ap.parse_args(argv)
     fmt = a.format or ("warc" if ".warc" in a.out.name else "jsonl")
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    (write_warc if fmt == "warc" else write_jsonl)(a.out, a.n, a.seed, topic_articles=a.topic_articles, dup_share=a.dup_share,
-                                                   vary=a.vary)
+    (write_warc if fmt == "warc" else write_jsonl)(a.out, a.n, a.seed, topic_articles=a.topic_articles, dup_share=a.dup_share, vary=a.vary)
     print(f"wrote {a.n} articles to {a.out} ({a.out.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
     return 0
 

@@ -28,8 +28,10 @@ import time
 import zlib
 from pathlib import Path
 
-GOOD = ("China's social credit system is mostly a set of blacklists for companies that ignore court orders. "
-        "There is no single national score for every citizen.")
+GOOD = (
+    "China's social credit system is mostly a set of blacklists for companies that ignore court orders. "
+    "There is no single national score for every citizen."
+)
 MB = 1 << 20
 
 
@@ -61,12 +63,16 @@ def warc(records: list[tuple[str, bytes]]) -> bytes:
     w = WARCWriter(buf, gzip=True)
     for url, payload in records:
         h = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-        w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=h,
-                                            warc_headers_dict={"WARC-Date": "2026-01-05T10:00:00Z"}))
+        w.write_record(
+            w.create_warc_record(
+                url, "response", payload=io.BytesIO(payload), http_headers=h, warc_headers_dict={"WARC-Date": "2026-01-05T10:00:00Z"}
+            )
+        )
     return buf.getvalue()
 
 
 # --- a local web server for the URL cases ---------------------------------------------------------
+
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
@@ -120,6 +126,7 @@ def start_server() -> str:
 
 # --- the cases ------------------------------------------------------------------------------------
 # (name, what it is, setup(dir, url) -> CLI arguments)
+
 
 def case_score_text(d, url):
     p = d / "big.txt"
@@ -226,7 +233,9 @@ def case_batch_row95(d, url):
 def case_batch_parquet(d, url):
     import pandas as pd
 
-    pd.DataFrame({"id": ["before", "big", "after"], "text": [GOOD, "p" * (100 * MB), GOOD + " Later."]}).to_parquet(d / "cell.parquet", row_group_size=1)
+    pd.DataFrame({"id": ["before", "big", "after"], "text": [GOOD, "p" * (100 * MB), GOOD + " Later."]}).to_parquet(
+        d / "cell.parquet", row_group_size=1
+    )
     return ["batch", str(d / "cell.parquet"), *batch_out(d)]
 
 
@@ -304,8 +313,9 @@ def _tree_rss_mb(pid: int) -> float:
     return total
 
 
-def run_measured(args: list[str], *, cwd: Path | None = None, timeout: float = 300, kill_mb: float = 3000,
-                 env: dict | None = None, preexec_fn=None) -> dict:
+def run_measured(
+    args: list[str], *, cwd: Path | None = None, timeout: float = 300, kill_mb: float = 3000, env: dict | None = None, preexec_fn=None
+) -> dict:
     """Run `mythscan ARGS` as a user would: rc, stdout, stderr, peak RSS (MB) of the mythscan
     process, wall seconds, and `killed` when the watchdog stopped it (over kill_mb, or timeout)."""
     exe = shutil.which("mythscan")
@@ -314,8 +324,15 @@ def run_measured(args: list[str], *, cwd: Path | None = None, timeout: float = 3
         peak = Path(tmp) / "maxrss"
         with open(Path(tmp) / "out", "w+b") as out, open(Path(tmp) / "err", "w+b") as err:
             t = time.monotonic()
-            p = subprocess.Popen([sys.executable, "-c", _HELPER, str(peak), *cmd], stdout=out, stderr=err, cwd=cwd,
-                                 env=env, preexec_fn=preexec_fn, start_new_session=True)
+            p = subprocess.Popen(
+                [sys.executable, "-c", _HELPER, str(peak), *cmd],
+                stdout=out,
+                stderr=err,
+                cwd=cwd,
+                env=env,
+                preexec_fn=preexec_fn,
+                start_new_session=True,
+            )
             killed: list[str] = []
 
             def watch():
@@ -335,8 +352,14 @@ def run_measured(args: list[str], *, cwd: Path | None = None, timeout: float = 3
             out.seek(0)
             err.seek(0)
             rss = int(peak.read_text()) / 1024 if peak.exists() else float("nan")
-            return {"rc": p.returncode, "stdout": out.read().decode(errors="replace"), "stderr": err.read().decode(errors="replace"),
-                    "rss_mb": rss, "seconds": seconds, "killed": killed[0] if killed else None}
+            return {
+                "rc": p.returncode,
+                "stdout": out.read().decode(errors="replace"),
+                "stderr": err.read().decode(errors="replace"),
+                "rss_mb": rss,
+                "seconds": seconds,
+                "killed": killed[0] if killed else None,
+            }
 
 
 def outcome(r: dict, d: Path) -> str:
@@ -402,7 +425,9 @@ def main() -> None:
         cell = r["outcome"].replace("|", "\\|")
         print(f"| {r['what']} | {cell} | {r['rss_mb']:,.0f} MB | {r['seconds']:.1f} s |")
     if args.json:
-        args.json.write_text(json.dumps([{k: r[k] for k in ("name", "what", "rc", "rss_mb", "seconds", "outcome")} for r in rows], indent=1))
+        args.json.write_text(
+            json.dumps([{k: r[k] for k in ("name", "what", "rc", "rss_mb", "seconds", "outcome")} for r in rows], indent=1)
+        )
 
 
 if __name__ == "__main__":

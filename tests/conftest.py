@@ -92,9 +92,19 @@ def page_sample(tmp_path_factory) -> dict:
             pages.append({"page": f"pg-{k}", "stance": stance, "text": " ".join(t for t, _ in texts)})
             continue
         for i, (t, lab) in enumerate(texts):
-            rows.append({"id": f"s{k}-{i}", "text": t, "label": lab, "category": cats[t] if lab != "other" else "",
-                         "ambiguous": "0", "stance": stance, "article": f"art-{k}", "position": i,
-                         "context_before": texts[i - 1][0] if i else ""})
+            rows.append(
+                {
+                    "id": f"s{k}-{i}",
+                    "text": t,
+                    "label": lab,
+                    "category": cats[t] if lab != "other" else "",
+                    "ambiguous": "0",
+                    "stance": stance,
+                    "article": f"art-{k}",
+                    "position": i,
+                    "context_before": texts[i - 1][0] if i else "",
+                }
+            )
     out = tmp_path_factory.mktemp("real")
     sample = pd.DataFrame(rows)
     train_articles = {f"art-{k}" for k in range(28)}
@@ -106,10 +116,16 @@ def page_sample(tmp_path_factory) -> dict:
 
 def context_config(page_sample, **extra) -> dict:
     """A small `context` config over the page sample: TF-IDF member only, 3 folds (seconds)."""
-    cfg = {"name": "ctx", "kind": "context", "cv_folds": 3, "labels_weight": 0.3,
-           "sources": [{"path": str(page_sample["train"])}], "pages": [{"path": str(page_sample["pages"])}],
-           "selection": [str(page_sample["select"])],
-           "params": {"folds": 3, "members": [{"kind": "tfidf", "params": {"C": 5.0}}]}}
+    cfg = {
+        "name": "ctx",
+        "kind": "context",
+        "cv_folds": 3,
+        "labels_weight": 0.3,
+        "sources": [{"path": str(page_sample["train"])}],
+        "pages": [{"path": str(page_sample["pages"])}],
+        "selection": [str(page_sample["select"])],
+        "params": {"folds": 3, "members": [{"kind": "tfidf", "params": {"C": 5.0}}]},
+    }
     cfg.update(extra)
     return cfg
 
@@ -118,6 +134,7 @@ def context_config(page_sample, **extra) -> dict:
 def context_model(tiny_labels, page_sample, tmp_path_factory) -> Path:
     from mythscan.training import TrainConfig, train
 
-    _, path, _ = train(TrainConfig.from_dict(context_config(page_sample)), labels_path=tiny_labels,
-                       out_dir=tmp_path_factory.mktemp("models") / "ctx")
+    _, path, _ = train(
+        TrainConfig.from_dict(context_config(page_sample)), labels_path=tiny_labels, out_dir=tmp_path_factory.mktemp("models") / "ctx"
+    )
     return path

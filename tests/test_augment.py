@@ -3,8 +3,12 @@ from mythscan.models import TfidfModel
 
 
 def test_swap_names_adds_one_renamed_copy_per_naming_sentence():
-    texts = ["What is China's social credit system?", "Alibaba's profit rose.",
-             "The SCS is mostly blacklists, and the SCS is fragmented.", "Social credit in China: what we know"]
+    texts = [
+        "What is China's social credit system?",
+        "Alibaba's profit rose.",
+        "The SCS is mostly blacklists, and the SCS is fragmented.",
+        "Social credit in China: what we know",
+    ]
     labels = ["other", "other", "accurate", "other"]
     out, out_labels = swap_names(texts, labels, seed=1)
     assert out[:4] == texts and out_labels[:4] == labels
@@ -28,8 +32,20 @@ def test_name_swap_is_part_of_fit_and_seeded(tiny_labels):
     df = df[df["split"] == "train"]
     args = (df["text"].tolist(), df["label"].tolist(), [c or None for c in df["category"]])
     probe = ["What is the SCS?", "What is China's social credit system?"]
-    a = TfidfModel(params={"C": 5.0, "name_swap": True}).fit(*args).predict_proba(probe)
-    b = TfidfModel(params={"C": 5.0, "name_swap": True}).fit(*args).predict_proba(probe)
-    c = TfidfModel(params={"C": 5.0}).fit(*args).predict_proba(probe)
+    a = TfidfModel(params={"C": 5.0, "name_swap": True}).fit(*args, augment=swap_names).predict_proba(probe)
+    b = TfidfModel(params={"C": 5.0, "name_swap": True}).fit(*args, augment=swap_names).predict_proba(probe)
+    c = TfidfModel(params={"C": 5.0}).fit(*args, augment=swap_names).predict_proba(probe)
     assert (a == b).all()
     assert not (a == c).all()  # the augmented copies change the fitted model
+
+
+def test_name_swap_needs_the_augmentation_handed_in(tiny_labels):
+    """The model stage does not import the augmentation: a model asked to name-swap says what to pass."""
+    import pandas as pd
+    import pytest
+
+    from mythscan.errors import ModelError
+
+    df = pd.read_csv(tiny_labels, keep_default_na=False)
+    with pytest.raises(ModelError, match="augment="):
+        TfidfModel(params={"name_swap": True}).fit(df["text"].tolist(), df["label"].tolist())

@@ -13,16 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from tests.conftest import ROOT, run_cli
+from conftest import ROOT, run_cli
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from generate_archive import html_page, write_jsonl  # noqa: E402
 
-MYTH_TEXT = ("China's social credit system gives every citizen a single score. Everyone in China is assigned a citizen score by the state. "
-             "Officials in Beijing said the weather would be fine on Sunday. The football team won its match 3-1.")
-RECORD_TEXT = ("There is no single national social credit score in China. Most blacklists target companies that ignore court orders.\n\n"
-               "The bakery on the high street won a prize for its bread.")
+MYTH_TEXT = (
+    "China's social credit system gives every citizen a single score. Everyone in China is assigned a citizen score by the state. "
+    "Officials in Beijing said the weather would be fine on Sunday. The football team won its match 3-1."
+)
+RECORD_TEXT = (
+    "There is no single national social credit score in China. Most blacklists target companies that ignore court orders.\n\n"
+    "The bakery on the high street won a prize for its bread."
+)
 
 
 def no_traceback(r) -> str:
@@ -50,8 +53,9 @@ def write_warc(path: Path, records: list[tuple[str, str, bytes, str]]) -> Path:
                 continue
             status = "404 Not Found" if kind == "404" else "200 OK"
             h = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
-            w.write_record(w.create_warc_record(url, "response", payload=BytesIO(payload), http_headers=h,
-                                                warc_headers_dict={"WARC-Date": date}))
+            w.write_record(
+                w.create_warc_record(url, "response", payload=BytesIO(payload), http_headers=h, warc_headers_dict={"WARC-Date": date})
+            )
     return path
 
 
@@ -66,28 +70,50 @@ def mixed(tmp_path_factory) -> Path:
     (arts / "2019" / "notes.md").write_text("# Weekend\n\nThe weather will be dry and the market opens at nine on Saturday morning.")
     (arts / "empty.txt").write_bytes(b"")
     (arts / "photo.html").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
-    (arts / "cp1252.txt").write_bytes(("Beijing’s “blacklist” is not a score: it lists court-judgment defaulters, "
-                                       "and every citizen in China is watched by the social credit system. " * 2).encode("cp1252"))
-    rows = [{"id": "j1", "outlet": "Daily Herald", "date": "2018-03-04", "text": MYTH_TEXT},
-            {"id": "j2", "outlet": "Morning Post", "date": "2019-07-08", "text": RECORD_TEXT},
-            {"id": "j3", "outlet": "Morning Post", "date": "2019-07-09", "text": "  " + MYTH_TEXT.upper() + "  "},  # syndicated copy
-            {"id": "j4", "outlet": "Morning Post", "date": "2020-01-01", "text": ""}]
+    (arts / "cp1252.txt").write_bytes(
+        (
+            "Beijing’s “blacklist” is not a score: it lists court-judgment defaulters, "
+            "and every citizen in China is watched by the social credit system. " * 2
+        ).encode("cp1252")
+    )
+    rows = [
+        {"id": "j1", "outlet": "Daily Herald", "date": "2018-03-04", "text": MYTH_TEXT},
+        {"id": "j2", "outlet": "Morning Post", "date": "2019-07-08", "text": RECORD_TEXT},
+        {"id": "j3", "outlet": "Morning Post", "date": "2019-07-09", "text": "  " + MYTH_TEXT.upper() + "  "},  # syndicated copy
+        {"id": "j4", "outlet": "Morning Post", "date": "2020-01-01", "text": ""},
+    ]
     with open(d / "feed.jsonl", "w") as fh:
         for r in rows:
             fh.write(json.dumps(r) + "\n")
         fh.write("{not json\n")
-    (d / "wire.csv").write_bytes(pd.DataFrame({"id": ["c1"], "outlet": ["Wire"], "date": ["2017"],
-                                               "content": ["Café owners in Shanghai say the “social credit score” rates everyone in China."]})
-                                 .to_csv(index=False).encode("cp1252"))
+    (d / "wire.csv").write_bytes(
+        pd.DataFrame(
+            {
+                "id": ["c1"],
+                "outlet": ["Wire"],
+                "date": ["2017"],
+                "content": ["Café owners in Shanghai say the “social credit score” rates everyone in China."],
+            }
+        )
+        .to_csv(index=False)
+        .encode("cp1252")
+    )
     pd.DataFrame({"id": ["p1"], "outlet": ["Parquet Times"], "html": [page("Credit in China", MYTH_TEXT)]}).to_parquet(d / "pages.parquet")
     html = page("China credit lists", RECORD_TEXT, "www.news.example").encode()
-    write_warc(d / "crawl.warc.gz", [("request", "https://www.news.example/a", b"", ""),
-                                     ("response", "https://www.news.example/a", html, "text/html; charset=utf-8"),
-                                     ("response", "https://www.news.example/logo.png", b"\x89PNG" + bytes(100), "image/png"),
-                                     ("404", "https://www.news.example/gone", b"<html>gone</html>", "text/html"),
-                                     ("response", "https://other.example/b", page("Scores", MYTH_TEXT, "other.example").encode(), "text/html")])
-    good = write_warc(d / "tmp.warc.gz", [("response", f"https://t.example/{i}", page(f"Page {i}", MYTH_TEXT + f" Item {i}.").encode(), "text/html")
-                                         for i in range(4)]).read_bytes()
+    write_warc(
+        d / "crawl.warc.gz",
+        [
+            ("request", "https://www.news.example/a", b"", ""),
+            ("response", "https://www.news.example/a", html, "text/html; charset=utf-8"),
+            ("response", "https://www.news.example/logo.png", b"\x89PNG" + bytes(100), "image/png"),
+            ("404", "https://www.news.example/gone", b"<html>gone</html>", "text/html"),
+            ("response", "https://other.example/b", page("Scores", MYTH_TEXT, "other.example").encode(), "text/html"),
+        ],
+    )
+    good = write_warc(
+        d / "tmp.warc.gz",
+        [("response", f"https://t.example/{i}", page(f"Page {i}", MYTH_TEXT + f" Item {i}.").encode(), "text/html") for i in range(4)],
+    ).read_bytes()
     (d / "tmp.warc.gz").unlink()
     (d / "truncated.warc.gz").write_bytes(good[: int(len(good) * 0.6)])
     (d / "junk.warc.gz").write_bytes(gzip.compress(b"this is not a WARC file at all\r\n\r\n" * 10)[:-5])
@@ -134,8 +160,16 @@ def test_mixed_inputs_outputs_and_metadata(mixed_run):
     # errors: one line per unreadable input, with the reason; none of them stopped the run
     errors = [json.loads(x) for x in (out / "errors.jsonl").read_text().splitlines()]
     reasons = " | ".join(f"{e['input']}: {e['reason']}" for e in errors)
-    for needle in ("empty.txt: the file is empty", "photo.html", "binary", "feed.jsonl", "not valid JSON", "is empty",
-                   "truncated.warc.gz: truncated or corrupt WARC", "junk.warc.gz: truncated or corrupt WARC"):
+    for needle in (
+        "empty.txt: the file is empty",
+        "photo.html",
+        "binary",
+        "feed.jsonl",
+        "not valid JSON",
+        "is empty",
+        "truncated.warc.gz: truncated or corrupt WARC",
+        "junk.warc.gz: truncated or corrupt WARC",
+    ):
         assert needle in reasons, (needle, reasons)
     assert t["errors"] == len(errors)
     assert any("non-HTML record (image/png)" in k for k in summary["skipped_by_reason"])
@@ -151,11 +185,13 @@ def test_mixed_inputs_outputs_and_metadata(mixed_run):
 
 
 def test_other_formats_reuse_the_finished_run(mixed_run, mixed, project_home):
-    from mythscan.batch_report import merge_table
-    from mythscan.batch import SENTENCE_FIELDS
+    from mythscan.batch.pipeline import SENTENCE_FIELDS
+    from mythscan.batch.report import merge_table
 
     base = pd.read_parquet(mixed_run / "sentences.parquet")
-    r = run_cli("batch", *mixed_inputs(mixed), "--out", str(mixed_run), "--all-sentences", "--chunk-size", "4", "--format", "csv", home=project_home)
+    r = run_cli(
+        "batch", *mixed_inputs(mixed), "--out", str(mixed_run), "--all-sentences", "--chunk-size", "4", "--format", "csv", home=project_home
+    )
     assert r.returncode == 0, r.stderr.decode()  # same run, other format: the parts are merged again, nothing is rescored
     df = pd.read_csv(mixed_run / "sentences.csv")
     assert len(df) == len(base) and list(df["text"]) == list(base["text"]) and (mixed_run / "articles.csv").exists()
@@ -241,7 +277,7 @@ def test_resume_after_sigkill_loses_and_duplicates_nothing(archive, ref_run, pro
 
 
 def test_prefilter_recall_and_effect(archive, ref_run, project_home, tmp_path):
-    from mythscan.batch_filter import prefilter_recall
+    from mythscan.batch.prefilter import prefilter_recall
 
     rec = prefilter_recall(ROOT / "labels" / "sentences.csv", split="test")
     assert rec["myth"]["n"] > 200 and rec["myth"]["sentence"] >= 0.99
@@ -262,7 +298,7 @@ def test_prefilter_recall_and_effect(archive, ref_run, project_home, tmp_path):
 
 
 def test_dedup_hash_and_seen_set():
-    from mythscan.batch import SeenHashes, text_hash
+    from mythscan.batch.pipeline import SeenHashes, text_hash
 
     assert text_hash("China's  social credit.\n") == text_hash("CHINA'S social credit") != text_hash("China social credits")
     seen = SeenHashes()
@@ -272,7 +308,7 @@ def test_dedup_hash_and_seen_set():
 
 
 def test_stream_positions_resume_exactly(mixed):
-    from mythscan.batch_inputs import discover, iter_items
+    from mythscan.batch.inputs import discover, iter_items
 
     sources = discover([str(mixed / "feed.jsonl"), str(mixed / "crawl.warc.gz"), str(mixed / "saved")])
     items = [(i.file_idx, i.item_idx) for i in iter_items(sources)]

@@ -9,9 +9,8 @@ import shutil
 import subprocess
 
 import pytest
-
-from tests.conftest import ROOT, run_cli
-from tests.test_reading import server  # noqa: F401  (local HTTP server fixture)
+from conftest import ROOT, run_cli
+from test_reading import server  # noqa: F401  (local HTTP server fixture)
 
 MYTHS = ROOT / "examples" / "myths_article.txt"
 RECORD = ROOT / "examples" / "record_article.html"
@@ -40,7 +39,7 @@ def test_score_json_structure_offsets_and_corrections(project_home):
     assert art["summary"]["myths"] == sum(s["label"] == "myth" for s in art["sentences"])
     assert art["summary"]["verdict"]
     for s in art["sentences"]:
-        assert text.strip()[s["start"]:s["end"]] == s["text"] or s["text"] in text
+        assert text.strip()[s["start"] : s["end"]] == s["text"] or s["text"] in text
         assert s["label"] in ("myth", "accurate", "other")
         assert abs(sum(s["probabilities"].values()) - 1) < 1e-3
         if s["label"] == "myth":
@@ -84,12 +83,15 @@ def test_score_url(project_home, server):  # noqa: F811
     assert r.returncode == 1 and "HTTP 404" in no_traceback(r)
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("empty.txt", b"", "is empty"),
-    ("binary.txt", bytes(range(256)) * 20, "binary"),
-    ("doc.pdf", b"%PDF-1.5 ...", "PDF"),
-    ("nav.html", b"<html><body><nav>Home</nav></body></html>", "no article text"),
-])
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("empty.txt", b"", "is empty"),
+        ("binary.txt", bytes(range(256)) * 20, "binary"),
+        ("doc.pdf", b"%PDF-1.5 ...", "PDF"),
+        ("nav.html", b"<html><body><nav>Home</nav></body></html>", "no article text"),
+    ],
+)
 def test_score_bad_inputs_one_clear_line(project_home, tmp_path, name, content, message):
     p = tmp_path / name
     p.write_bytes(content)
@@ -108,7 +110,9 @@ def test_score_missing_file_and_missing_model(project_home, tmp_path):
 
 def test_score_non_english_warns(project_home, tmp_path):
     p = tmp_path / "fr.txt"
-    p.write_text("Le système de crédit social chinois est surtout une collection de listes noires pour les entreprises qui ignorent les décisions de justice.")
+    p.write_text(
+        "Le système de crédit social chinois est surtout une collection de listes noires pour les entreprises qui ignorent les décisions de justice."
+    )
     r = run_cli("score", str(p), "--format", "json", home=project_home)
     assert r.returncode == 0 and "English" in no_traceback(r)
 
@@ -116,8 +120,12 @@ def test_score_non_english_warns(project_home, tmp_path):
 def test_classify_contract_all_formats(project_home, tmp_path):
     import pandas as pd
 
-    sentences = ["Every Chinese citizen is given one national score.", "Defaulters on court orders cannot buy plane tickets.",
-                 "Alibaba's shares rose on Monday.", "There is no single national score."]
+    sentences = [
+        "Every Chinese citizen is given one national score.",
+        "Defaulters on court orders cannot buy plane tickets.",
+        "Alibaba's shares rose on Monday.",
+        "There is no single national score.",
+    ]
     (tmp_path / "s.txt").write_text("\n".join(sentences) + "\n")
     pd.DataFrame({"sentence": sentences, "outlet": list("abcd")}).to_csv(tmp_path / "s.csv", index=False)
     pd.DataFrame({"text": sentences}).to_json(tmp_path / "s.jsonl", orient="records", lines=True)
@@ -147,7 +155,9 @@ def test_classify_contract_all_formats(project_home, tmp_path):
 def test_train_evaluate_and_models_list(project_home, tiny_labels, tmp_path):
     cfg = tmp_path / "mini.toml"
     cfg.write_text('name = "mini"\nkind = "tfidf"\ncv_folds = 3\n[params]\nC = 5.0\n')
-    r = run_cli("train", "--config", str(cfg), "--labels", str(tiny_labels), "--out", str(project_home / "models" / "mini"), home=project_home)
+    r = run_cli(
+        "train", "--config", str(cfg), "--labels", str(tiny_labels), "--out", str(project_home / "models" / "mini"), home=project_home
+    )
     assert r.returncode == 0, r.stderr.decode()
     assert (project_home / "models" / "mini" / "meta.json").exists()
     r = run_cli("evaluate", "--model", "mini", "--data", str(tiny_labels), "--out", str(tmp_path / "rep"), home=project_home)
@@ -167,7 +177,9 @@ def test_train_evaluate_and_models_list(project_home, tiny_labels, tmp_path):
     r = run_cli("models", "list", home=project_home)
     assert "mini" in r.stdout.decode() and "* tiny" in r.stdout.decode()
     # the tiny models were measured on the tiny label file's test split, not the home's labels
-    rows = {line.split()[1] if line.startswith("*") else line.split()[0]: line for line in r.stdout.decode().splitlines()[1:] if line.strip()}
+    rows = {
+        line.split()[1] if line.startswith("*") else line.split()[0]: line for line in r.stdout.decode().splitlines()[1:] if line.strip()
+    }
     assert "(older test split)" in rows["tiny"] and "measured on an older test split" in r.stdout.decode()
     r = run_cli("evaluate", "--compare", "--data", str(tiny_labels), home=project_home)
     assert r.returncode == 0 and "keyword alert" in r.stdout.decode()
@@ -189,10 +201,42 @@ def test_html_report_renders_in_headless_chromium(project_home, tmp_path):
     out = tmp_path / "report.html"
     r = run_cli("score", str(MYTHS), "--format", "html", "--out", str(out), home=project_home)
     assert r.returncode == 0
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", out.as_uri()]
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--dump-dom",
+        out.as_uri(),
+    ]
     dom = subprocess.run(cmd, capture_output=True, timeout=120).stdout.decode()
     assert 'class="myth"' in dom and "The record" not in dom or 'class="note"' in dom
     shot = tmp_path / "shot.png"
     subprocess.run([*cmd[:-2], f"--screenshot={shot}", "--window-size=1200,900", out.as_uri()], capture_output=True, timeout=120)
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_first_run_prints_a_progress_line_not_library_warnings(tmp_path):
+    """With an empty cache the encoder is built on first use: one progress line on stderr, none of
+    torch's export, transformers' or onnxruntime's quantisation warnings."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MYTHSCAN_CACHE": str(tmp_path / "cache")}
+    r = subprocess.run(
+        [sys.executable, "-m", "mythscan.cli", "score", str(ROOT / "examples" / "myths_article.txt")],
+        capture_output=True,
+        env=env,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    err = r.stderr.decode().strip().splitlines()
+    assert err and all(line.startswith("mythscan: ") for line in err), err
+    assert any("building the MiniLM ONNX encoder" in line for line in err)
+    assert list((tmp_path / "cache").rglob("*.onnx"))

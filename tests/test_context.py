@@ -7,14 +7,14 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import context_config, run_cli
 
 from mythscan import load_model
-from mythscan.batch_filter import Prefilter
+from mythscan.batch.prefilter import Prefilter
 from mythscan.errors import ConfigError, ModelError
 from mythscan.models import Sentences, TfidfModel
 from mythscan.scoring import Scorer, SentenceResult, assess
 from mythscan.training import TrainConfig, train
-from tests.conftest import ROOT, context_config, run_cli
 
 
 def test_sentences_read_articles_contexts_and_reading_order():
@@ -72,8 +72,12 @@ def test_the_page_and_the_sentence_before_change_a_score(context_model, page_sam
 
 def test_training_without_the_real_sample_notes_it_and_still_trains(tiny_labels, page_sample, tmp_path):
     notes = []
-    cfg = context_config(page_sample, sources=[{"path": str(tmp_path / "absent" / "train.csv")}],
-                         pages=[{"path": str(tmp_path / "absent" / "pages.jsonl")}], selection=[str(tmp_path / "absent.csv")])
+    cfg = context_config(
+        page_sample,
+        sources=[{"path": str(tmp_path / "absent" / "train.csv")}],
+        pages=[{"path": str(tmp_path / "absent" / "pages.jsonl")}],
+        selection=[str(tmp_path / "absent.csv")],
+    )
     model, path, meta = train(TrainConfig.from_dict(cfg), labels_path=tiny_labels, out_dir=tmp_path / "m", log=notes.append)
     assert sum("absent" in n for n in notes) == 3 and "training without it" in notes[0]
     assert [s["path"] for s in meta["sources"]] == ["labels/"]
@@ -89,7 +93,7 @@ def test_config_checks_sources_and_weights():
     with pytest.raises(ConfigError, match="use_labels"):
         TrainConfig.from_dict({"name": "x", "use_labels": False})
     with pytest.raises(ModelError, match="train_on"):
-        from mythscan.contextual import ContextModel
+        from mythscan.models.contextual import ContextModel
 
         ContextModel(params={"members": [{"kind": "tfidf", "train_on": "some"}]}).member_specs()
 
@@ -125,8 +129,14 @@ def test_prefilter_reads_whole_articles_that_name_the_system():
     pf = Prefilter()
     naming = ["China's social credit system is mostly about companies.", "Buying too much alcohol.", "The weather was fine."]
     assert pf.candidates(naming) == [True, True, True]
-    china = ["A marathon was held on Sunday.", "Runners came from everywhere.", "Officials in Beijing tracked citizens with cameras.",
-             "A fragment.", "The winner ate noodles.", "Rain fell later."]
+    china = [
+        "A marathon was held on Sunday.",
+        "Runners came from everywhere.",
+        "Officials in Beijing tracked citizens with cameras.",
+        "A fragment.",
+        "The winner ate noodles.",
+        "Rain fell later.",
+    ]
     assert pf.candidates(china) == [False, True, True, True, False, False]  # a neighbour of a gate match passes
     assert pf.candidates(["The football final ended 2-1."]) == [False]
     assert Prefilter(False).candidates(["The football final ended 2-1."]) == [True]
@@ -230,7 +240,7 @@ def test_learning_curve_over_real_pages(tiny_labels, page_sample):
 
 
 def test_prefilter_recall_on_labelled_pages(page_sample):
-    from mythscan.batch_filter import real_recall
+    from mythscan.batch.prefilter import real_recall
 
     sample = pd.read_csv(page_sample["select"], dtype=str, keep_default_na=False)
     got = real_recall([page_sample["select"]])["select.csv"]
@@ -249,4 +259,6 @@ def test_a_written_model_inside_keeps_no_category_head(tiny_labels, page_sample,
     with safe_open(str(path / "written_stack" / "base_tfidf" / "heads.safetensors"), framework="numpy") as fh:
         assert set(fh.keys()) == {"label_coef", "label_intercept"}
     sel = pd.read_csv(page_sample["select"], dtype=str, keep_default_na=False)
-    np.testing.assert_allclose(model.predict_proba(sel), load_model(path).predict_proba(sel), atol=1e-9)  # fitted (scikit-learn) vs saved (numpy) TF-IDF
+    np.testing.assert_allclose(
+        model.predict_proba(sel), load_model(path).predict_proba(sel), atol=1e-9
+    )  # fitted (scikit-learn) vs saved (numpy) TF-IDF

@@ -1,8 +1,8 @@
 import json
 
+from conftest import DATA, ROOT, run_cli
 
 from mythscan.data import load_labels, stats, to_datasets, validate
-from tests.conftest import DATA, ROOT, run_cli
 
 
 def messages(path):
@@ -57,7 +57,9 @@ def test_schema_encoding_and_json_errors(tmp_path):
     p.write_bytes("id,text,label,category,group,register,split\nx,Caf\xe9 society.,other,,g,wire,train\n".encode("latin-1"))
     assert "not UTF-8" in messages(p)[0][0]
     p = tmp_path / "bad.jsonl"
-    p.write_text('{"id": "a", "text": "Fine.", "label": "other", "category": "", "group": "g", "register": "wire", "split": "train"}\n{oops\n')
+    p.write_text(
+        '{"id": "a", "text": "Fine.", "label": "other", "category": "", "group": "g", "register": "wire", "split": "train"}\n{oops\n'
+    )
     assert any(":2: invalid JSON" in m for m in messages(p)[0])
 
 

@@ -6,7 +6,7 @@ def test_onnx_encoder_matches_transformers():
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from mythscan.encoder import get_encoder, weights_dir
+    from mythscan.models.encoder import get_encoder, weights_dir
 
     texts = ["Short one.", "A much longer sentence about blacklists, courts and provincial databases that do not talk to each other."]
     enc = get_encoder()
@@ -24,7 +24,7 @@ def test_onnx_encoder_matches_transformers():
 
 def test_encode_cache_overflow_keeps_every_row(monkeypatch):
     """When the bounded cache is cleared mid-call, rows cached earlier are still returned."""
-    from mythscan import encoder
+    from mythscan.models import encoder
 
     monkeypatch.setattr(encoder._CACHE, "limit", 3)
     encoder._CACHE.clear()
@@ -36,7 +36,7 @@ def test_encode_cache_overflow_keeps_every_row(monkeypatch):
 
 
 def test_set_threads_applies_to_new_encoders_and_batch_size_does_not_change_fp32_vectors(monkeypatch):
-    from mythscan import encoder
+    from mythscan.models import encoder
 
     monkeypatch.setattr(encoder, "_ENCODERS", {})
     monkeypatch.setattr(encoder, "_THREADS", None)
@@ -55,11 +55,15 @@ def test_int8_vectors_depend_on_the_sentence_alone_whatever_the_threads():
     sentences, and with one session or several running in parallel."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from mythscan.encoder import Encoder
+    from mythscan.models.encoder import Encoder
 
-    texts = ["Defaulters cannot buy plane tickets.", "Short.",
-             "A much longer sentence about local pilots in Rongcheng, their points and the central guidance that reined them in.",
-             "Critics claim that every citizen has a score, which researchers dispute.", "No AI decides anyone's score."] * 3
+    texts = [
+        "Defaulters cannot buy plane tickets.",
+        "Short.",
+        "A much longer sentence about local pilots in Rongcheng, their points and the central guidance that reined them in.",
+        "Critics claim that every citizen has a score, which researchers dispute.",
+        "No AI decides anyone's score.",
+    ] * 3
     one, two = Encoder(quantized=True, layers=(6, 3), threads=1), Encoder(quantized=True, layers=(6, 3), threads=2)
     together = two.encode(texts)
     alone = np.vstack([one.encode([t]) for t in texts])
@@ -72,12 +76,12 @@ def test_int8_vectors_depend_on_the_sentence_alone_whatever_the_threads():
 def test_layer_mix_pools_each_layer_like_transformers():
     """layers=(6, 3): the last and third layers, each mean-pooled and normalised, concatenated and
     normalised again; layer 6 alone reproduces the default encoder."""
+    import pytest
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    import pytest
-    from mythscan.encoder import get_encoder, weights_dir
     from mythscan.errors import ModelError
+    from mythscan.models.encoder import get_encoder, weights_dir
 
     texts = ["Short one.", "Critics claim that every citizen has a score, which researchers dispute."]
     mixed = get_encoder(layers=(6, 3)).encode(texts)
@@ -100,7 +104,7 @@ def test_layer_mix_pools_each_layer_like_transformers():
 def test_token_states_are_the_unpooled_hidden_states_of_encode():
     """token_states: one (tokens, 384 per layer) float16 array per sentence, in input order, whose
     per-layer means pool to what encode() returns (padding never leaks into a sentence's rows)."""
-    from mythscan.encoder import get_encoder
+    from mythscan.models.encoder import get_encoder
 
     enc = get_encoder(layers=(6, 3))
     texts = ["Short one.", "Critics claim that every citizen has a score, which researchers dispute.", "Mid length sentence here."]
@@ -108,8 +112,9 @@ def test_token_states_are_the_unpooled_hidden_states_of_encode():
     lengths = [len(enc.tokenizer.encode(t).ids) for t in texts]
     assert [s.shape for s in states] == [(n, 768) for n in lengths] and states[0].dtype == np.float16
     unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)  # noqa: E731
-    pooled = np.stack([unit(np.hstack([unit(s[:, :384].astype(np.float32).mean(0)), unit(s[:, 384:].astype(np.float32).mean(0))]))
-                       for s in states])
+    pooled = np.stack(
+        [unit(np.hstack([unit(s[:, :384].astype(np.float32).mean(0)), unit(s[:, 384:].astype(np.float32).mean(0))])) for s in states]
+    )
     np.testing.assert_allclose(pooled, enc.encode(texts), atol=2e-3)  # float16 rounding only
     assert enc.token_states([]) == []
 
@@ -117,7 +122,7 @@ def test_token_states_are_the_unpooled_hidden_states_of_encode():
 def test_token_states_pass_also_gives_the_pooled_vectors(monkeypatch):
     """An attention head and a pooled-vector head on the same int8 encoder encode each sentence
     once: the token-state pass hands its pooled vectors to `encode_cached`, equal to `encode`'s."""
-    from mythscan import attention, encoder
+    from mythscan.models import attention, encoder
 
     texts = ["Defaulters cannot buy plane tickets.", "Critics claim that every citizen has a score, which researchers dispute."]
     enc = encoder.get_encoder(True, (6, 3))
@@ -134,7 +139,7 @@ def test_token_states_pass_also_gives_the_pooled_vectors(monkeypatch):
 def test_encode_cached_keeps_vectors_of_other_batch_sizes_apart():
     """A model that asks for another batch size gets the vectors of that batch size, not those a
     default-size call memoised (int8 vectors differ between the two)."""
-    from mythscan import encoder
+    from mythscan.models import encoder
 
     texts = ["Short.", "A much longer sentence about local pilots in Rongcheng, their points and the central guidance."]
     enc = encoder.get_encoder(True, (6, 3))

@@ -12,14 +12,18 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import DATA, run_cli
 
 from mythscan.errors import MythscanError
-from tests.conftest import DATA, run_cli
 
-TEXT = ("China's social credit system is mostly a set of blacklists for companies that ignore court orders.\n\n"
-        "There is no single national score for every citizen. Sesame Credit is a private loyalty scheme.")
-PAGE = (f"<!doctype html><html><head><title>Credit lists</title><meta name=\"date\" content=\"2020-01-02\"></head>"
-        f"<body><article><h1>Credit lists</h1><p>{TEXT}</p><p>{TEXT}</p></article></body></html>")
+TEXT = (
+    "China's social credit system is mostly a set of blacklists for companies that ignore court orders.\n\n"
+    "There is no single national score for every citizen. Sesame Credit is a private loyalty scheme."
+)
+PAGE = (
+    f'<!doctype html><html><head><title>Credit lists</title><meta name="date" content="2020-01-02"></head>'
+    f"<body><article><h1>Credit lists</h1><p>{TEXT}</p><p>{TEXT}</p></article></body></html>"
+)
 
 
 def _warc(gz: bool) -> bytes:
@@ -29,10 +33,20 @@ def _warc(gz: bool) -> bytes:
     buf = io.BytesIO()
     w = WARCWriter(buf, gzip=gz)
     for i in range(3):
-        h = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT")],
-                             protocol="HTTP/1.1")
-        w.write_record(w.create_warc_record(f"https://n.example/{i}", "response", payload=io.BytesIO(PAGE.encode()), http_headers=h,
-                                            warc_headers_dict={"WARC-Date": "2026-01-05T10:00:00Z"}))
+        h = StatusAndHeaders(
+            "200 OK",
+            [("Content-Type", "text/html; charset=utf-8"), ("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT")],
+            protocol="HTTP/1.1",
+        )
+        w.write_record(
+            w.create_warc_record(
+                f"https://n.example/{i}",
+                "response",
+                payload=io.BytesIO(PAGE.encode()),
+                http_headers=h,
+                warc_headers_dict={"WARC-Date": "2026-01-05T10:00:00Z"},
+            )
+        )
     return buf.getvalue()
 
 
@@ -43,19 +57,53 @@ def valid_files() -> dict[str, bytes]:
     rows.to_parquet(parquet)
     csv_bytes = rows.to_csv(index=False).encode()
     jsonl = rows.to_json(orient="records", lines=True).encode()
-    return {"a.txt": TEXT.encode(), "a.html": PAGE.encode(), "t.csv": csv_bytes, "t.csv.gz": gzip.compress(csv_bytes),
-            "t.jsonl": jsonl, "t.jsonl.gz": gzip.compress(jsonl), "t.parquet": parquet.getvalue(),
-            "w.warc": _warc(False), "w.warc.gz": _warc(True), "labels.csv": (DATA / "labels_ok.csv").read_bytes(),
-            "labels.jsonl": b"".join(json.dumps(r).encode() + b"\n" for r in pd.read_csv(DATA / "labels_ok.csv", dtype=str,
-                                                                                          keep_default_na=False).to_dict("records")),
-            "labels.json": json.dumps([{"data": {"text": TEXT.split("\n")[0]}, "annotations": [{"result": [
-                {"from_name": "label", "value": {"choices": ["accurate"]}}, {"from_name": "category", "value": {"choices": ["A-blacklists"]}}]}]}]).encode()}
+    return {
+        "a.txt": TEXT.encode(),
+        "a.html": PAGE.encode(),
+        "t.csv": csv_bytes,
+        "t.csv.gz": gzip.compress(csv_bytes),
+        "t.jsonl": jsonl,
+        "t.jsonl.gz": gzip.compress(jsonl),
+        "t.parquet": parquet.getvalue(),
+        "w.warc": _warc(False),
+        "w.warc.gz": _warc(True),
+        "labels.csv": (DATA / "labels_ok.csv").read_bytes(),
+        "labels.jsonl": b"".join(
+            json.dumps(r).encode() + b"\n" for r in pd.read_csv(DATA / "labels_ok.csv", dtype=str, keep_default_na=False).to_dict("records")
+        ),
+        "labels.json": json.dumps(
+            [
+                {
+                    "data": {"text": TEXT.split("\n")[0]},
+                    "annotations": [
+                        {
+                            "result": [
+                                {"from_name": "label", "value": {"choices": ["accurate"]}},
+                                {"from_name": "category", "value": {"choices": ["A-blacklists"]}},
+                            ]
+                        }
+                    ],
+                }
+            ]
+        ).encode(),
+    }
 
 
 def mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
     """Truncations, flipped bytes, inserted junk, random bytes; plus the edge cases every parser should survive."""
-    out = [b"", b"\n", b"\x00" * 64, b"\xff\xfe" + b"\x00" * 10, data[:1], data[: len(data) // 2], data + b"\x00junk",
-           b'"' * 100, b"[" * 5000, b'{"text": ' + b"[" * 5000 + b"\n", b"\x1f\x8b\x08" + bytes(20)]
+    out = [
+        b"",
+        b"\n",
+        b"\x00" * 64,
+        b"\xff\xfe" + b"\x00" * 10,
+        data[:1],
+        data[: len(data) // 2],
+        data + b"\x00junk",
+        b'"' * 100,
+        b"[" * 5000,
+        b'{"text": ' + b"[" * 5000 + b"\n",
+        b"\x1f\x8b\x08" + bytes(20),
+    ]
     for _ in range(n):
         kind = rng.randrange(4)
         if kind == 0:
@@ -75,9 +123,9 @@ def mutations(data: bytes, rng: random.Random, n: int) -> list[bytes]:
 
 def readers(path: Path, name: str):
     """(what, callable) for every reader that takes this kind of file."""
-    from mythscan.batch import analyse
-    from mythscan.batch_filter import Prefilter
-    from mythscan.batch_inputs import discover, iter_items
+    from mythscan.batch.inputs import discover, iter_items
+    from mythscan.batch.pipeline import analyse
+    from mythscan.batch.prefilter import Prefilter
     from mythscan.data import read_rows
     from mythscan.reading import document_from_bytes, read_file, read_sentences, read_table
 
@@ -89,8 +137,11 @@ def readers(path: Path, name: str):
 
     out = []
     if name.endswith((".txt", ".html")):
-        out += [("read_file", lambda: read_file(path)), ("document_from_bytes", lambda: document_from_bytes(path.read_bytes(), name)),
-                ("batch", batch)]
+        out += [
+            ("read_file", lambda: read_file(path)),
+            ("document_from_bytes", lambda: document_from_bytes(path.read_bytes(), name)),
+            ("batch", batch),
+        ]
     if name.endswith(".txt"):
         out.append(("read_sentences", lambda: read_sentences(str(path))))
     if name.startswith("t."):
@@ -125,7 +176,9 @@ def test_readers_raise_only_mythscan_errors(tmp_path):
                     pytest.fail(f"{what}({name}, case {k}, {len(blob)} bytes: {blob[:60]!r}) raised {type(exc).__name__}: {exc}")
                 else:
                     if what == "batch":  # clean results: every record is an article, an error or a skip, with a reason
-                        assert all(r["status"] in ("article", "error", "skip") and (r["status"] == "article" or r["reason"]) for r in result)
+                        assert all(
+                            r["status"] in ("article", "error", "skip") and (r["status"] == "article" or r["reason"]) for r in result
+                        )
             path.unlink()
     assert tried > 500 and 0 < errors < tried
 

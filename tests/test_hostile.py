@@ -13,22 +13,24 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from tests.conftest import ROOT, run_cli
+from conftest import ROOT, run_cli
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import hostile_inputs as bench  # noqa: E402
 
-GOOD = ("China's social credit system is mostly a set of blacklists for companies that ignore court orders. "
-        "There is no single national score for every citizen.")
+GOOD = (
+    "China's social credit system is mostly a set of blacklists for companies that ignore court orders. "
+    "There is no single national score for every citizen."
+)
 GOOD2 = "Beijing's courts keep a list of judgment defaulters who may not buy plane tickets; it is not a citizen score."
 
 
 def run_measured(*args: str, home: Path, timeout: float = 120, cwd: Path | None = None, preexec_fn=None):
     """Run the installed `mythscan` as a user would; returns (returncode, stdout, stderr, peak RSS in MB,
     seconds). The peak RSS is the mythscan process's own (benchmarks/hostile_inputs.py measures it)."""
-    r = bench.run_measured(list(args), cwd=cwd, timeout=timeout, kill_mb=2500, env={**os.environ, "MYTHSCAN_HOME": str(home)},
-                           preexec_fn=preexec_fn)
+    r = bench.run_measured(
+        list(args), cwd=cwd, timeout=timeout, kill_mb=2500, env={**os.environ, "MYTHSCAN_HOME": str(home)}, preexec_fn=preexec_fn
+    )
     assert not r["killed"], (r["killed"], r["stderr"][-2000:])
     return r["rc"], r["stdout"], r["stderr"], r["rss_mb"], r["seconds"]
 
@@ -59,8 +61,11 @@ def write_warc_records(records: list[tuple[str, bytes]]) -> bytes:
     w = WARCWriter(buf, gzip=True)
     for url, payload in records:
         h = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
-        w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(payload), http_headers=h,
-                                            warc_headers_dict={"WARC-Date": "2026-01-05T10:00:00Z"}))
+        w.write_record(
+            w.create_warc_record(
+                url, "response", payload=io.BytesIO(payload), http_headers=h, warc_headers_dict={"WARC-Date": "2026-01-05T10:00:00Z"}
+            )
+        )
     return buf.getvalue()
 
 
@@ -73,7 +78,9 @@ def hostile_tables(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("hostile")
     row = lambda i, t: (json.dumps({"id": i, "text": t}) + "\n").encode()  # noqa: E731
     # 1. a ~200 KB .jsonl.gz whose second line inflates to 200 MB
-    (d / "bomb.jsonl.gz").write_bytes(deflate([row("gz1", GOOD), b'{"id": "gz2", "text": "', *repeat(b"a", 200), b'"}\n', row("gz3", GOOD2)]))
+    (d / "bomb.jsonl.gz").write_bytes(
+        deflate([row("gz1", GOOD), b'{"id": "gz2", "text": "', *repeat(b"a", 200), b'"}\n', row("gz3", GOOD2)])
+    )
     # 2. a plain JSONL with a 12 MB line between two good rows
     with open(d / "long.jsonl", "wb") as fh:
         fh.write(row("j1", GOOD))
@@ -87,20 +94,30 @@ def hostile_tables(tmp_path_factory) -> Path:
     # 4. Parquet: a 12 MB cell in its own row group between two good rows
     pd.DataFrame({"id": ["p1", "p2", "p3"], "text": [GOOD, "d" * (12 << 20), GOOD2]}).to_parquet(d / "long.parquet", row_group_size=1)
     # 5. a .warc.gz: a good record, then a gzip member that inflates to 1 GB of zeros, then a good record
-    hdr = (b"WARC/1.0\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>\r\n"
-           b"WARC-Target-URI: https://bomb.example/x\r\nWARC-Date: 2026-01-05T10:00:00Z\r\nContent-Type: text/html\r\n"
-           b"Content-Length: 10\r\n\r\n0123456789\r\n\r\n")
-    (d / "bomb.warc.gz").write_bytes(write_warc_records([("https://good.example/1", html("Credit lists", GOOD))])
-                                     + deflate([hdr, *repeat(b"\0", 1024)])
-                                     + write_warc_records([("https://good.example/2", html("Defaulters", GOOD2))]))
+    hdr = (
+        b"WARC/1.0\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-000000000001>\r\n"
+        b"WARC-Target-URI: https://bomb.example/x\r\nWARC-Date: 2026-01-05T10:00:00Z\r\nContent-Type: text/html\r\n"
+        b"Content-Length: 10\r\n\r\n0123456789\r\n\r\n"
+    )
+    (d / "bomb.warc.gz").write_bytes(
+        write_warc_records([("https://good.example/1", html("Credit lists", GOOD))])
+        + deflate([hdr, *repeat(b"\0", 1024)])
+        + write_warc_records([("https://good.example/2", html("Defaulters", GOOD2))])
+    )
     return d
 
 
 def test_batch_bounds_hostile_tables_and_warcs(hostile_tables, project_home, tmp_path):
     d, out = hostile_tables, tmp_path / "out"
     assert sum(f.stat().st_size for f in d.iterdir()) < 45 << 20
-    rc, stdout, err, rss, seconds = run_measured("batch", *(str(d / n) for n in ("bomb.jsonl.gz", "long.jsonl", "long.csv", "long.parquet", "bomb.warc.gz")),
-                                                 "--out", str(out), "--no-dedup", home=project_home)
+    rc, stdout, err, rss, seconds = run_measured(
+        "batch",
+        *(str(d / n) for n in ("bomb.jsonl.gz", "long.jsonl", "long.csv", "long.parquet", "bomb.warc.gz")),
+        "--out",
+        str(out),
+        "--no-dedup",
+        home=project_home,
+    )
     assert rc == 0, err
     assert rss < 1000 and seconds < 90, (rss, seconds)  # was: 8 GB and killed (10 GB gzip), 6 GB (a 100 MB line)
     errors = {Path(e["input"]).name: e["reason"] for e in map(json.loads, (out / "errors.jsonl").read_text().splitlines())}
@@ -131,7 +148,9 @@ def test_batch_refuses_urls_and_reports_pipes(project_home, tmp_path):
     rc, _, err, _, seconds = run_measured("batch", str(src), "--out", str(out), home=project_home, timeout=60)
     assert rc == 0 and seconds < 30, err  # a pipe in a folder: one errors.jsonl line, never a hang
     errors = [json.loads(x) for x in (out / "errors.jsonl").read_text().splitlines()]
-    assert [(Path(e["input"]).name, e["reason"]) for e in errors] == [("pipe.txt", "not a regular file (a named pipe, socket or device): not read")]
+    assert [(Path(e["input"]).name, e["reason"]) for e in errors] == [
+        ("pipe.txt", "not a regular file (a named pipe, socket or device): not read")
+    ]
     assert len(pd.read_parquet(out / "articles.parquet")) == 1
 
 
@@ -159,7 +178,7 @@ def test_split_caps_in_process():
 
     text = "Dr. Li said so. " * 50_000 + "\n" + "x" * 200_000  # a long merge run, then a line without a space
     spans = split_sentences(text)
-    assert all(text[s.start:s.end] == s.text and len(s.text) <= MAX_SENTENCE_CHARS for s in spans)
+    assert all(text[s.start : s.end] == s.text and len(s.text) <= MAX_SENTENCE_CHARS for s in spans)
     assert sum(len(s.text) for s in spans if set(s.text) == {"x"}) == 200_000
     spans, warn = split_article("A short article. It has two sentences.")
     assert len(spans) == 2 and warn is None
@@ -218,7 +237,9 @@ def test_batch_symlinks_in_input_trees(project_home, tmp_path):
     assert not errors
     assert list(pd.read_parquet(out / "articles.parquet").title) == ["Inside."]
     out = tmp_path / "followed"
-    rc, _, err, _, seconds = run_measured("batch", str(tree), "--out", str(out), "--no-dedup", "--follow-symlinks", home=project_home, timeout=60)
+    rc, _, err, _, seconds = run_measured(
+        "batch", str(tree), "--out", str(out), "--no-dedup", "--follow-symlinks", home=project_home, timeout=60
+    )
     assert rc == 0 and seconds < 30, err
     assert sorted(pd.read_parquet(out / "articles.parquet").title) == ["Inside.", "Outside folder.", "Outside secret."]
     assert sorted(batch_errors(out)) == ["dangling.txt", "loop.txt"]
@@ -243,11 +264,16 @@ def test_batch_reports_an_unreadable_directory(project_home, tmp_path):
     try:
         preexec = None
         if os.geteuid() == 0:  # root reads any directory: run mythscan without the capabilities that allow it
-            probe = subprocess.run([sys.executable, "-c", f"import os; os.listdir({str(tree / 'locked')!r})"],
-                                   preexec_fn=_drop_dac_override, capture_output=True)
+            probe = subprocess.run(
+                [sys.executable, "-c", f"import os; os.listdir({str(tree / 'locked')!r})"],
+                preexec_fn=_drop_dac_override,
+                capture_output=True,
+            )
             if b"PermissionError" not in probe.stderr:
-                pytest.skip("running as root and CAP_DAC_OVERRIDE cannot be dropped here, so no directory is unreadable "
-                            f"({probe.stderr.decode().strip()[-200:] or 'listing succeeded'})")
+                pytest.skip(
+                    "running as root and CAP_DAC_OVERRIDE cannot be dropped here, so no directory is unreadable "
+                    f"({probe.stderr.decode().strip()[-200:] or 'listing succeeded'})"
+                )
             preexec = _drop_dac_override
         out = tmp_path / "out"
         rc, _, err, _, _ = run_measured("batch", str(tree), "--out", str(out), home=project_home, timeout=60, preexec_fn=preexec)
@@ -263,31 +289,61 @@ def test_batch_dates_come_from_metadata_or_the_crawl_never_the_text(project_home
     from warcio.warcwriter import WARCWriter
 
     text = "Published on 12 March 2008. In 2000 the plan began, the officials said. " + GOOD
-    pages = [("https://n.example/meta", '<meta property="article:published_time" content="2019-05-03T08:00:00Z">', [("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT")]),
-             ("https://n.example/lastmod", "", [("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT"), ("Date", "Mon, 05 Jan 2026 10:00:00 GMT")]),
-             ("https://n.example/crawl", "", [])]
+    pages = [
+        (
+            "https://n.example/meta",
+            '<meta property="article:published_time" content="2019-05-03T08:00:00Z">',
+            [("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT")],
+        ),
+        ("https://n.example/lastmod", "", [("Last-Modified", "Tue, 05 Jan 2021 10:00:00 GMT"), ("Date", "Mon, 05 Jan 2026 10:00:00 GMT")]),
+        ("https://n.example/crawl", "", []),
+    ]
     with open(tmp_path / "crawl.warc.gz", "wb") as fh:
         w = WARCWriter(fh, gzip=True)
         for i, (url, head, headers) in enumerate(pages):
-            body = f"<html><head><title>Page {i}</title>{head}</head><body><article><p>{text} Item {i}.</p></article></body></html>".encode()
+            body = (
+                f"<html><head><title>Page {i}</title>{head}</head><body><article><p>{text} Item {i}.</p></article></body></html>".encode()
+            )
             h = StatusAndHeaders("200 OK", [("Content-Type", "text/html"), *headers], protocol="HTTP/1.1")
-            w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=h,
-                                                warc_headers_dict={"WARC-Date": "2026-01-05T10:00:00Z"}))
+            w.write_record(
+                w.create_warc_record(
+                    url, "response", payload=io.BytesIO(body), http_headers=h, warc_headers_dict={"WARC-Date": "2026-01-05T10:00:00Z"}
+                )
+            )
     (tmp_path / "feed.jsonl").write_text(json.dumps({"id": "t1", "title": "t1", "published": "2017-02-03", "text": GOOD2}) + "\n")
     (tmp_path / "plain.txt").write_text("Plain text.\n" + text)
     out = tmp_path / "out"
-    r = run_cli("batch", str(tmp_path / "crawl.warc.gz"), str(tmp_path / "feed.jsonl"), str(tmp_path / "plain.txt"),
-                "--out", str(out), "--format", "csv", home=project_home)
+    r = run_cli(
+        "batch",
+        str(tmp_path / "crawl.warc.gz"),
+        str(tmp_path / "feed.jsonl"),
+        str(tmp_path / "plain.txt"),
+        "--out",
+        str(out),
+        "--format",
+        "csv",
+        home=project_home,
+    )
     assert r.returncode == 0, r.stderr.decode()
     arts = pd.read_csv(out / "articles.csv", dtype=str, keep_default_na=False).set_index("title")
     got = {t: (a["date"], a["date_source"], a["year"]) for t, a in arts.iterrows()}
-    assert got == {"Page 0": ("2019-05-03", "metadata", "2019"), "Page 1": ("2021-01-05", "http", "2021"),
-                   "Page 2": ("2026-01-05T10:00:00Z", "warc", "2026"), "t1": ("2017-02-03", "table", "2017"),
-                   "Plain text.": ("", "none", "")}, got
+    assert got == {
+        "Page 0": ("2019-05-03", "metadata", "2019"),
+        "Page 1": ("2021-01-05", "http", "2021"),
+        "Page 2": ("2026-01-05T10:00:00Z", "warc", "2026"),
+        "t1": ("2017-02-03", "table", "2017"),
+        "Plain text.": ("", "none", ""),
+    }, got
     summary = json.loads((out / "summary.json").read_text())
     years = {y["key"]: y["articles"] for y in summary["by_year"]}
     assert years == {"2017": 1, "2019": 1, "unknown": 3}  # no 2000 or 2008 from the text; no crawl years in the chart
-    assert summary["totals"]["no_publication_date"] == 3 and summary["date_sources"] == {"metadata": 1, "http": 1, "warc": 1, "table": 1, "none": 1}
+    assert summary["totals"]["no_publication_date"] == 3 and summary["date_sources"] == {
+        "metadata": 1,
+        "http": 1,
+        "warc": 1,
+        "table": 1,
+        "none": 1,
+    }
     report = (out / "report.html").read_text()
     assert "3 of 5 articles have no reliable publication date" in report and "2 are dated only by when they were crawled" in report
 

@@ -9,8 +9,7 @@ import re
 import shutil
 
 import pytest
-
-from tests.conftest import ROOT, run_cli
+from conftest import ROOT, run_cli
 
 MYTHS = ROOT / "examples" / "myths_article.txt"
 
@@ -23,19 +22,23 @@ def no_traceback(r) -> str:
 
 # --- exit codes: 1 for every error, 2 only for "myth found" ---------------------------------------
 
-@pytest.mark.parametrize("args,needle", [
-    (["score", str(MYTHS), "--threshold", "-1"], "--threshold"),
-    (["score", str(MYTHS), "--threshold", "2"], "--threshold"),
-    (["score", str(MYTHS), "--threshold", "abc"], "--threshold"),
-    (["score", str(MYTHS), "--format", "xml"], "--format"),
-    (["score", str(MYTHS), "--no-such-option"], "No such option"),
-    (["classify", "x.txt", "--format", "parquet"], "--format"),
-    (["batch", str(MYTHS)], "--out"),
-    (["labels", "stats", "--format", "xml"], "--format"),
-    (["models", "promote"], "Missing argument"),
-    (["no-such-command"], "No such command"),
-    ([], "Usage:"),
-])
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["score", str(MYTHS), "--threshold", "-1"], "--threshold"),
+        (["score", str(MYTHS), "--threshold", "2"], "--threshold"),
+        (["score", str(MYTHS), "--threshold", "abc"], "--threshold"),
+        (["score", str(MYTHS), "--format", "xml"], "--format"),
+        (["score", str(MYTHS), "--no-such-option"], "No such option"),
+        (["classify", "x.txt", "--format", "parquet"], "--format"),
+        (["batch", str(MYTHS)], "--out"),
+        (["labels", "stats", "--format", "xml"], "--format"),
+        (["models", "promote"], "Missing argument"),
+        (["no-such-command"], "No such command"),
+        ([], "Usage:"),
+    ],
+)
 def test_usage_errors_exit_1_not_the_myth_found_code(project_home, args, needle):
     r = run_cli(*args, home=project_home)
     err = no_traceback(r)
@@ -67,18 +70,32 @@ def write_resource_warc(path, url: str, html: bytes):
 
     with open(path, "wb") as fh:
         w = WARCWriter(fh, gzip=True)
-        w.write_record(w.create_warc_record(url, "resource", payload=BytesIO(html), warc_content_type="text/html",
-                                            warc_headers_dict={"WARC-Date": "2021-06-01T10:00:00Z"}))
+        w.write_record(
+            w.create_warc_record(
+                url,
+                "resource",
+                payload=BytesIO(html),
+                warc_content_type="text/html",
+                warc_headers_dict={"WARC-Date": "2021-06-01T10:00:00Z"},
+            )
+        )
     return path
 
 
 def test_batch_report_links_only_http_urls(project_home, tmp_path):
-    from tests.test_batch import MYTH_TEXT, page
+    from test_batch import MYTH_TEXT, page
 
-    rows = [{"id": "evil", "title": "Evil", "url": "javascript:alert(document.cookie)", "text": MYTH_TEXT},
-            {"id": "tab", "title": "Tab", "url": "java\tscript:alert(1)", "text": MYTH_TEXT + " Another copy."},
-            {"id": "data", "title": "Data", "url": "data:text/html,<script>alert(1)</script>", "text": MYTH_TEXT + " A third."},
-            {"id": "quote", "title": "Quote\"><script>x()</script>", "url": "https://news.example/a?b=1&c=\"x\"", "text": MYTH_TEXT + " A fourth."}]
+    rows = [
+        {"id": "evil", "title": "Evil", "url": "javascript:alert(document.cookie)", "text": MYTH_TEXT},
+        {"id": "tab", "title": "Tab", "url": "java\tscript:alert(1)", "text": MYTH_TEXT + " Another copy."},
+        {"id": "data", "title": "Data", "url": "data:text/html,<script>alert(1)</script>", "text": MYTH_TEXT + " A third."},
+        {
+            "id": "quote",
+            "title": 'Quote"><script>x()</script>',
+            "url": 'https://news.example/a?b=1&c="x"',
+            "text": MYTH_TEXT + " A fourth.",
+        },
+    ]
     feed = tmp_path / "feed.jsonl"
     feed.write_text("".join(json.dumps(r) + "\n" for r in rows))
     warc = write_resource_warc(tmp_path / "crawl.warc.gz", "javascript:alert('warc')", page("Warc", MYTH_TEXT).encode())
@@ -136,8 +153,13 @@ def assert_no_formula_cells(rows: list[dict], numeric=()) -> None:
 
 
 def test_classify_csv_neutralises_formula_cells(project_home, tmp_path):
-    texts = ["=HYPERLINK(\"http://evil.example\",\"Every citizen has one score\")", "-2+3+cmd|' /C calc'!A0 every citizen is scored",
-             "@SUM(1+1) the state gives everyone a score", "+ points for good deeds, says the social credit system", "A plain sentence."]
+    texts = [
+        '=HYPERLINK("http://evil.example","Every citizen has one score")',
+        "-2+3+cmd|' /C calc'!A0 every citizen is scored",
+        "@SUM(1+1) the state gives everyone a score",
+        "+ points for good deeds, says the social credit system",
+        "A plain sentence.",
+    ]
     src = tmp_path / "s.jsonl"
     src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
     out = tmp_path / "out.csv"
@@ -149,11 +171,22 @@ def test_classify_csv_neutralises_formula_cells(project_home, tmp_path):
 
 
 def test_batch_csv_neutralises_formula_cells_and_keeps_numbers(project_home, tmp_path):
-    from tests.test_batch import MYTH_TEXT
+    from test_batch import MYTH_TEXT
 
     feed = tmp_path / "feed.jsonl"
-    feed.write_text(json.dumps({"id": "=1+1", "outlet": "@evil", "title": "=HYPERLINK(\"http://evil.example\")", "delta": -3,
-                                "note": "+SUM(A1)", "text": "-1+1 China's social credit system gives every citizen a single score. " + MYTH_TEXT}) + "\n")
+    feed.write_text(
+        json.dumps(
+            {
+                "id": "=1+1",
+                "outlet": "@evil",
+                "title": '=HYPERLINK("http://evil.example")',
+                "delta": -3,
+                "note": "+SUM(A1)",
+                "text": "-1+1 China's social credit system gives every citizen a single score. " + MYTH_TEXT,
+            }
+        )
+        + "\n"
+    )
     out = tmp_path / "run"
     r = run_cli("batch", str(feed), "--out", str(out), "--format", "csv", "--threshold", "0.01", home=project_home)
     assert r.returncode == 0, r.stderr.decode()
@@ -173,10 +206,12 @@ def test_suggest_csv_is_guarded_and_labels_add_reads_it_back(project_home, tmp_p
     import pandas as pd
 
     pool = tmp_path / "pool.jsonl"
-    texts = ["=1+1 is how some reports say every Chinese citizen gets a single score.",
-             "-The provincial court added three construction firms to its list of defaulters.",
-             "@reporters: the local football team won its fourth straight match on Saturday.",
-             "'=Quoted already, the city's credit office still relies on spreadsheets."]
+    texts = [
+        "=1+1 is how some reports say every Chinese citizen gets a single score.",
+        "-The provincial court added three construction firms to its list of defaulters.",
+        "@reporters: the local football team won its fourth straight match on Saturday.",
+        "'=Quoted already, the city's credit office still relies on spreadsheets.",
+    ]
     pool.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
     out = tmp_path / "to_label.csv"
     r = run_cli("labels", "suggest", str(pool), "--n", "4", "--out", str(out), home=project_home)
@@ -241,6 +276,7 @@ def test_csv_guard_is_reversible_and_spares_numbers():
 
 # --- labels add: concurrent runs lose nothing -------------------------------------------------------
 
+
 def label_batch(path, tag: str, n: int):
     import random
 
@@ -249,7 +285,7 @@ def label_batch(path, tag: str, n: int):
     lines = ["text,label,category"]
     for i in range(n):
         a, b, c = rnd.sample(words, 3)
-        lines.append(f"\"Run {tag} note {i}: the {a} near the {b} reopened after {rnd.randint(2, 97)} days, and the {c} followed.\",other,")
+        lines.append(f'"Run {tag} note {i}: the {a} near the {b} reopened after {rnd.randint(2, 97)} days, and the {c} followed.",other,')
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -265,8 +301,15 @@ def test_concurrent_labels_add_keeps_both_batches(project_home, tmp_path):
     shutil.copytree(project_home, home)
     before = len(pd.read_csv(home / "labels" / "sentences.csv", dtype=str, keep_default_na=False))
     env = {**os.environ, "MYTHSCAN_HOME": str(home)}
-    procs = [subprocess.Popen([sys.executable, "-m", "mythscan.cli", "labels", "add", str(label_batch(tmp_path / f"{t}.csv", t, 300)),
-                               "--annotator", t], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for t in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mythscan.cli", "labels", "add", str(label_batch(tmp_path / f"{t}.csv", t, 300)), "--annotator", t],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for t in ("a", "b")
+    ]
     results = [(p.wait(timeout=300), p.stdout.read().decode(), p.stderr.read().decode()) for p in procs]
     for rc, out, err in results:
         assert rc == 0 and "added 300 rows" in out, (rc, out, err)
@@ -293,8 +336,9 @@ def test_labels_add_waits_for_the_lock_then_fails_clearly(project_home, tmp_path
 
 # --- batch --out: never delete what mythscan did not write ------------------------------------------
 
+
 def small_feed(path, n: int = 3):
-    from tests.test_batch import MYTH_TEXT
+    from test_batch import MYTH_TEXT
 
     path.write_text("".join(json.dumps({"id": f"a{i}", "text": f"{MYTH_TEXT} Story {i}."}) + "\n" for i in range(n)))
     return path
@@ -371,10 +415,11 @@ def test_overwrite_deletes_only_what_the_manifest_names(project_home, tmp_path):
 
 # --- models: one notion of "current" -------------------------------------------------------------------
 
+
 def test_name_current_follows_the_default_through_train_promote_and_rollback(project_home, tiny_labels, tmp_path, monkeypatch):
     """`--model cand` means cand/CURRENT: it stays on the default while a version of cand is the
     default (a new version that is not promoted does not move it), promote and rollback move it."""
-    import mythscan.registry as registry
+    import mythscan.models.registry as registry
     from mythscan.training import TrainConfig, train
 
     home = tmp_path / "home"
@@ -433,16 +478,17 @@ def test_a_directory_named_like_a_model_does_not_replace_it(project_home, tmp_pa
 
 # --- batch: syndicated copies are dropped before classification ---------------------------------------
 
+
 def test_batch_skips_duplicates_before_classifying_them(project_home, tmp_path, monkeypatch):
     """Copies (byte-identical, or identical after normalising case and spacing) cost their extraction
     at most: the model sees each distinct article once, and the rows are those of a run that
     classified everything and dropped the copies afterwards (test_batch checks workers and Ray)."""
     import pandas as pd
+    from test_batch import MYTH_TEXT
 
-    import mythscan.batch as batch
+    import mythscan.batch.local as batch
     from mythscan.batch import BatchOptions, run_batch
     from mythscan.scoring import Scorer
-    from tests.test_batch import MYTH_TEXT
 
     monkeypatch.setenv("MYTHSCAN_HOME", str(project_home))
     other = "Beijing's court blacklists list companies that ignore judgments. The social credit system is not one score."
@@ -464,6 +510,7 @@ def test_batch_skips_duplicates_before_classifying_them(project_home, tmp_path, 
 
 # --- messages that say what is wrong ----------------------------------------------------------------
 
+
 def test_unsupported_type_hint_lists_what_the_command_reads(project_home, tmp_path):
     (tmp_path / "x.txt").write_text("text,label\n")
     r = run_cli("evaluate", "--model", "tiny", "--data", str(tmp_path / "x.txt"), home=project_home)
@@ -475,12 +522,15 @@ def test_unsupported_type_hint_lists_what_the_command_reads(project_home, tmp_pa
     assert r.returncode == 1 and "use .txt, .csv, .jsonl or .parquet" in err, err
 
 
-@pytest.mark.parametrize("name,content", [
-    ("notes.txt", "Just one line of prose, not a label file.\n"),
-    ("header.csv", "id,text,label,category,group,register,split\n"),
-    ("other.csv", "headline,outlet\nA story,Daily\n"),
-    ("empty.jsonl", "\n"),
-])
+@pytest.mark.parametrize(
+    "name,content",
+    [
+        ("notes.txt", "Just one line of prose, not a label file.\n"),
+        ("header.csv", "id,text,label,category,group,register,split\n"),
+        ("other.csv", "headline,outlet\nA story,Daily\n"),
+        ("empty.jsonl", "\n"),
+    ],
+)
 def test_labels_validate_fails_on_a_file_that_holds_no_labels(project_home, tmp_path, name, content):
     (tmp_path / name).write_text(content)
     r = run_cli("labels", "validate", str(tmp_path / name), home=project_home)
@@ -504,13 +554,16 @@ def test_batch_exits_1_when_no_article_could_be_read(project_home, tmp_path):
     assert r.returncode == 0, r.stderr.decode()  # one readable article: errors are per input, as before
 
 
-@pytest.mark.parametrize("toml,needle", [
-    ('name = "s"\nkind = "stack"\n[params.base]\n[params.base.params]\nC = 1.0\n', "params.base"),
-    ('name = "s"\nkind = "stack"\n[params]\nbase = "tfidf"\n', "params.base"),
-    ('name = "e"\nkind = "ensemble"\n[params]\nmembers = ["embed", "tfidff"]\n', "tfidff"),
-    ('name = "s"\nkind = "stack"\n[params.base]\nkind = "ensemble"\n[params.base.params]\nmembers = ["svm"]\n', "svm"),
-    ('name = "k"\nkind = "forest"\n', "forest"),
-])
+@pytest.mark.parametrize(
+    "toml,needle",
+    [
+        ('name = "s"\nkind = "stack"\n[params.base]\n[params.base.params]\nC = 1.0\n', "params.base"),
+        ('name = "s"\nkind = "stack"\n[params]\nbase = "tfidf"\n', "params.base"),
+        ('name = "e"\nkind = "ensemble"\n[params]\nmembers = ["embed", "tfidff"]\n', "tfidff"),
+        ('name = "s"\nkind = "stack"\n[params.base]\nkind = "ensemble"\n[params.base.params]\nmembers = ["svm"]\n', "svm"),
+        ('name = "k"\nkind = "forest"\n', "forest"),
+    ],
+)
 def test_bad_training_configs_name_the_file_and_the_key(project_home, tmp_path, toml, needle):
     cfg = tmp_path / "bad.toml"
     cfg.write_text(toml)
@@ -522,7 +575,7 @@ def test_bad_training_configs_name_the_file_and_the_key(project_home, tmp_path, 
 
 def test_broken_model_dirs_name_the_file_and_the_key(tiny_model, tmp_path):
     from mythscan.errors import ModelError
-    from mythscan.persistence import load_model
+    from mythscan.models import load_model
 
     for key in ("fine_classes", "kind"):
         d = tmp_path / f"no-{key}"

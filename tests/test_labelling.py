@@ -4,11 +4,11 @@ import json
 import shutil
 
 import pytest
+from conftest import DATA, ROOT, run_cli
 
 from mythscan.data import read_rows, validate
 from mythscan.errors import LabelError
 from mythscan.labelling import add_labels
-from tests.conftest import DATA, ROOT, run_cli
 
 NEW = """text,label,category,notes
 "Officials in one county keep their credit records on paper ledgers, a visiting researcher noted.",accurate,A-low-tech,from an interview
@@ -58,9 +58,11 @@ def test_batch_with_a_pair_that_holds_no_myth_is_refused_whole(label_file, tmp_p
     """validate() requires a myth in every contrast pair; add must not write a file that fails it."""
     before = label_file.read_bytes()
     batch = tmp_path / "pairs.csv"
-    batch.write_text("text,label,category,group,pair\n"
-                     "Rumours claimed that drinking lowers your score and they spread quickly online.,other,,p-1,p-1\n"
-                     "Rumours claimed that drinking lowers your score; there is no such government tally.,accurate,A-fragmented,p-1,p-1\n")
+    batch.write_text(
+        "text,label,category,group,pair\n"
+        "Rumours claimed that drinking lowers your score and they spread quickly online.,other,,p-1,p-1\n"
+        "Rumours claimed that drinking lowers your score; there is no such government tally.,accurate,A-fragmented,p-1,p-1\n"
+    )
     with pytest.raises(LabelError, match=r"pairs.csv:3: pair 'p-1' must hold one myth"):
         add_labels(batch, target=label_file)
     assert label_file.read_bytes() == before
@@ -71,8 +73,10 @@ def test_batch_with_a_pair_that_holds_no_myth_is_refused_whole(label_file, tmp_p
 
 def test_invalid_batch_is_refused_whole_with_file_line(label_file, tmp_path):
     bad = tmp_path / "bad.csv"
-    bad.write_text("text,label,category\nA fine new sentence about court records in Fujian.,accurate,A-enforcement-blacklists\n"
-                   "Something.,mythical,\n   ,other,\n")
+    bad.write_text(
+        "text,label,category\nA fine new sentence about court records in Fujian.,accurate,A-enforcement-blacklists\n"
+        "Something.,mythical,\n   ,other,\n"
+    )
     before = label_file.read_bytes()
     with pytest.raises(LabelError) as err:
         add_labels(bad, target=label_file)
@@ -100,9 +104,19 @@ def test_near_duplicate_joins_existing_group(label_file, tmp_path):
 
 
 def test_label_studio_export(label_file, tmp_path):
-    export = [{"data": {"text": "Sesame Credit is an opt-in commercial product run by Ant Group."},
-               "annotations": [{"result": [{"from_name": "label", "value": {"choices": ["accurate"]}},
-                                           {"from_name": "category", "value": {"choices": ["A-commercial-separate"]}}]}]}]
+    export = [
+        {
+            "data": {"text": "Sesame Credit is an opt-in commercial product run by Ant Group."},
+            "annotations": [
+                {
+                    "result": [
+                        {"from_name": "label", "value": {"choices": ["accurate"]}},
+                        {"from_name": "category", "value": {"choices": ["A-commercial-separate"]}},
+                    ]
+                }
+            ],
+        }
+    ]
     f = tmp_path / "ls.json"
     f.write_text(json.dumps(export))
     assert add_labels(f, target=label_file).added == 1
@@ -131,7 +145,9 @@ def test_train_promotion_regression_and_rollback(project_home, tiny_labels, tmp_
     promoted = (home / "models" / "DEFAULT").read_text().strip()
     # a much weaker model (tiny C, no calibration) regresses and must not become the default
     bad = tmp_path / "bad.toml"
-    bad.write_text('name = "weak"\nkind = "tfidf"\ncv_folds = 3\ntune_threshold = false\ncalibrate = false\nthreshold = 0.9\n[params]\nC = 0.01\n')
+    bad.write_text(
+        'name = "weak"\nkind = "tfidf"\ncv_folds = 3\ntune_threshold = false\ncalibrate = false\nthreshold = 0.9\n[params]\nC = 0.01\n'
+    )
     r = run_cli("train", "--config", str(bad), "--labels", str(tiny_labels), home=home)
     assert r.returncode == 0, r.stderr.decode()
     assert "kept the default" in r.stdout.decode() and "REGRESSED" in r.stdout.decode()
@@ -157,7 +173,9 @@ def test_gate_data_keeps_the_default_when_the_candidate_is_worse_there(project_h
     home = tmp_path / "home"
     shutil.copytree(project_home, home)
     weak_cfg = tmp_path / "weak.toml"
-    weak_cfg.write_text('name = "weak"\nkind = "tfidf"\ncv_folds = 3\ntune_threshold = false\ncalibrate = false\nthreshold = 0.9\n[params]\nC = 0.01\n')
+    weak_cfg.write_text(
+        'name = "weak"\nkind = "tfidf"\ncv_folds = 3\ntune_threshold = false\ncalibrate = false\nthreshold = 0.9\n[params]\nC = 0.01\n'
+    )
     assert run_cli("train", "--config", str(weak_cfg), "--labels", str(tiny_labels), "--promote", home=home).returncode == 0
     weak = (home / "models" / "DEFAULT").read_text().strip()
     # gate file: the weak default's own predictions, so the default is perfect there
@@ -195,12 +213,19 @@ def test_a_new_myth_end_to_end_needs_no_code_change(tmp_path, tiny_labels):
     shutil.copy(tiny_labels, home / "labels" / "sentences.csv")
     tax = yaml.safe_load((home / "labels" / "taxonomy.yaml").read_text())
     tax["categories"]["M-face-omniscient"] = {
-        "kind": "myth", "name": "Omniscient facial recognition",
+        "kind": "myth",
+        "name": "Omniscient facial recognition",
         "description": "Claims that Chinese facial recognition identifies anyone, anywhere, instantly and without error.",
         "correction": "Facial recognition in China is far less capable than state media and vendors claim: cameras are uneven, matches are error-prone and need manual checks.",
-        "answered_by": "A-face-limits", "sources": ["merics-2022"]}
-    tax["categories"]["A-face-limits"] = {"kind": "accurate", "name": "Limits of facial recognition",
-                                          "description": "The real limits of camera networks and face matching.", "sources": ["merics-2022"]}
+        "answered_by": "A-face-limits",
+        "sources": ["merics-2022"],
+    }
+    tax["categories"]["A-face-limits"] = {
+        "kind": "accurate",
+        "name": "Limits of facial recognition",
+        "description": "The real limits of camera networks and face matching.",
+        "sources": ["merics-2022"],
+    }
     (home / "labels" / "taxonomy.yaml").write_text(yaml.safe_dump(tax, sort_keys=False))
     r = run_cli("labels", "add", str(DATA / "new_myth.csv"), "--annotator", "test", home=home)
     assert r.returncode == 0, r.stderr.decode()
@@ -221,14 +246,18 @@ def test_a_new_myth_end_to_end_needs_no_code_change(tmp_path, tiny_labels):
 
 def test_suggest_and_audit(project_home, tmp_path):
     pool = tmp_path / "pool.txt"
-    pool.write_text("\n".join([
-        "A provincial court added three construction firms to its list of defaulters this week.",
-        "Some commentators say citizens are graded on their daily habits by a central computer.",
-        "The local football team won its fourth straight match on Saturday evening.",
-        "Officials in a coastal city said their credit office still relies on spreadsheets sent by email.",
-        "Everyone in China supposedly has a number that decides where they may travel.",
-        "Too short.",
-    ]))
+    pool.write_text(
+        "\n".join(
+            [
+                "A provincial court added three construction firms to its list of defaulters this week.",
+                "Some commentators say citizens are graded on their daily habits by a central computer.",
+                "The local football team won its fourth straight match on Saturday evening.",
+                "Officials in a coastal city said their credit office still relies on spreadsheets sent by email.",
+                "Everyone in China supposedly has a number that decides where they may travel.",
+                "Too short.",
+            ]
+        )
+    )
     out = tmp_path / "to_label.csv"
     r = run_cli("labels", "suggest", str(pool), "--n", "3", "--out", str(out), home=project_home)
     assert r.returncode == 0, r.stderr.decode()

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -63,8 +64,9 @@ def test_decide_threshold():
 
 def test_categories_follow_the_label(tiny_model):
     model = load_model(tiny_model)
-    _, labels, cats = model.predict_all(["Every Chinese citizen is given one national score by the state.",
-                                         "The weather in Beijing was sunny on Sunday."])
+    _, labels, cats = model.predict_all(
+        ["Every Chinese citizen is given one national score by the state.", "The weather in Beijing was sunny on Sunday."]
+    )
     for lab, cat in zip(labels, cats):
         if lab == "other":
             assert cat is None
@@ -98,7 +100,7 @@ def test_embed_model_round_trip(tiny_labels, tmp_path):
 def test_svm_head_matches_scikit_learn_svc(support_dtype):
     """SvmHead applies the fitted SVC with numpy: its one-vs-one decisions are scikit-learn's,
     for an SVC fitted on the vectors as stored (half precision, or int8 with a scale per row)."""
-    from mythscan.models import SvmHead, _dequantize, _quantize
+    from mythscan.models.base import SvmHead, _dequantize, _quantize
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(240, 24))
@@ -151,7 +153,9 @@ def test_fast_tfidf_matches_scikit_learn(tiny_labels, negation):
     import tempfile
 
     train, test = load_splits(tiny_labels)
-    m = TfidfModel(params={"C": 5.0, "negation_scope": negation}).fit(train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]])
+    m = TfidfModel(params={"C": 5.0, "negation_scope": negation}).fit(
+        train["text"].tolist(), train["label"].tolist(), [c or None for c in train["category"]]
+    )
     texts = test["text"].tolist() + ["Ünïcode  spaces\tand U.S. abbreviations", "x", ""]
     ref_label, ref_fine = m._raw_proba(texts)
     with tempfile.TemporaryDirectory() as d:
@@ -171,7 +175,7 @@ def test_fast_tfidf_matches_scikit_learn(tiny_labels, negation):
 
 
 def test_negation_scope_marks_words_up_to_the_next_punctuation():
-    from mythscan.textfeatures import negation_scope
+    from mythscan.models.textfeatures import negation_scope
 
     assert negation_scope("There is NO single score, just lists.") == "there is no NEG_single NEG_score just lists"
     assert negation_scope("It doesn't rate anyone; courts do.") == "it doesn NEG_rate NEG_anyone courts do"
@@ -241,11 +245,10 @@ def test_invariance_suite_counts_frames_with_one_label(tiny_model):
 
 
 def test_cue_features_count_frames():
-    from mythscan.stacking import CueFeatures
+    from mythscan.models.stacking import CueFeatures
 
     cf = CueFeatures()
-    X = cf.transform(["The tabloid supposedly said every citizen has a score.", "Every citizen has a score.",
-                      "There is no single score?"])
+    X = cf.transform(["The tabloid supposedly said every citizen has a score.", "Every citizen has a score.", "There is no single score?"])
     col = {n: i for i, n in enumerate(cf.names)}
     assert X[0, col["doubt"]] == 1 and X[0, col["coverage"]] == 1 and X[0, col["speech"]] == 1
     assert X[1, : col["log_words"]].sum() == 0
@@ -260,7 +263,7 @@ def test_cue_counts_match_case_insensitive_matching(tiny_labels):
 
     import pandas as pd
 
-    from mythscan.stacking import CUES, CueFeatures
+    from mythscan.models.stacking import CUES, CueFeatures
 
     texts = pd.read_csv(tiny_labels)["text"].tolist() + ["THE TABLOID SUPPOSEDLY SAID NO SCORE EXISTS?", "Black Mirror's Nosedive"]
     cues = CUES + [("named", r"\bBlack Mirror\S*")]
@@ -273,11 +276,12 @@ def test_cue_counts_match_case_insensitive_matching(tiny_labels):
 def test_stack_model_trains_from_its_own_out_of_fold_predictions(tiny_labels, tmp_path):
     """The stacked kind: group CV inside fit gives the stage-2 head and the threshold; the saved
     model (base + cues + head) reloads to the same probabilities."""
-    from mythscan.stacking import StackModel
+    from mythscan.models.stacking import StackModel
     from mythscan.training import TrainConfig, train
 
-    cfg = TrainConfig.from_dict({"name": "tiny-stack", "kind": "stack",
-                                 "params": {"folds": 3, "base": {"kind": "tfidf", "params": {"C": 5.0}}}})
+    cfg = TrainConfig.from_dict(
+        {"name": "tiny-stack", "kind": "stack", "params": {"folds": 3, "base": {"kind": "tfidf", "params": {"C": 5.0}}}}
+    )
     model, path, meta = train(cfg, labels_path=tiny_labels, out_dir=tmp_path / "stack")
     assert isinstance(model, StackModel) and meta["cv"]["folds"] == 3
     train_df, test_df = load_splits(tiny_labels)
@@ -292,7 +296,7 @@ def test_stack_member_inputs_give_stage2_each_members_log_probabilities(tiny_lab
     """member_inputs: stage 2 sees each ensemble member's log-probabilities besides their average
     (3 more columns a member), and the saved model reloads to the same probabilities; a base that
     is not an ensemble is refused with a clear error."""
-    from mythscan.stacking import CueFeatures
+    from mythscan.models.stacking import CueFeatures
     from mythscan.training import TrainConfig, train
 
     base = {"kind": "ensemble", "params": {"members": ["embed", "tfidf"], "member_params": {"embed": {"head": "svm"}, "tfidf": {"C": 5.0}}}}
@@ -333,10 +337,10 @@ def test_cv_group_batch_folds_keep_each_label_batch_in_one_fold(tiny_labels, tmp
     """cv_group = "batch" folds cross-validation (and the stacked model's inner folds) by label
     batch: every out-of-fold prediction comes from a model that saw no sentence of its batch.
     The default folds by paraphrase group; an unknown grouping is refused."""
-    from mythscan.data import group_folds
-    from mythscan.errors import ConfigError
     import pandas as pd
 
+    from mythscan.data import group_folds
+    from mythscan.errors import ConfigError
     from mythscan.training import TrainConfig, fold_groups, train
 
     train_df, _ = load_splits(tiny_labels)
@@ -348,8 +352,10 @@ def test_cv_group_batch_folds_keep_each_label_batch_in_one_fold(tiny_labels, tmp
         for k, (_, va) in enumerate(splits):
             for value in train_df[col].iloc[va]:
                 assert fold_of.setdefault(value, k) == k, f"{col} {value} straddles folds"
-    batch_straddles = any(len({k for k, (_, va) in enumerate(group_folds(labels, cats, train_df["group"], 5, 0))
-                               if b in set(train_df["batch"].iloc[va])}) > 1 for b in train_df["batch"].unique())
+    batch_straddles = any(
+        len({k for k, (_, va) in enumerate(group_folds(labels, cats, train_df["group"], 5, 0)) if b in set(train_df["batch"].iloc[va])}) > 1
+        for b in train_df["batch"].unique()
+    )
     assert batch_straddles  # paraphrase-group folds do split batches, so the option changes something
 
     stack = {"name": "s", "kind": "stack", "cv_group": "batch", "params": {"folds": 5, "base": {"kind": "tfidf", "params": {"C": 5.0}}}}
@@ -375,12 +381,15 @@ def test_attention_model_trains_round_trips_and_numpy_matches_torch(tiny_labels,
     matches the torch module it was trained as."""
     import torch
 
-    from mythscan.attention import _NAMES, AttentionModel, _padded, token_states, torch_head
+    from mythscan.models.attention import _NAMES, AttentionModel, _padded, token_states, torch_head
     from mythscan.training import TrainConfig, train
 
     params = {"epochs": 3, "hidden": 32, "queries": 2, "quantized": True, "layers": [6, 3]}
-    model, path, meta = train(TrainConfig.from_dict({"name": "att", "kind": "attn", "cv_folds": 3, "params": params}),
-                              labels_path=tiny_labels, out_dir=tmp_path / "att")
+    model, path, meta = train(
+        TrainConfig.from_dict({"name": "att", "kind": "attn", "cv_folds": 3, "params": params}),
+        labels_path=tiny_labels,
+        out_dir=tmp_path / "att",
+    )
     assert isinstance(model, AttentionModel) and (path / "attn.safetensors").exists()
     _, test_df = load_splits(tiny_labels)
     texts = test_df["text"].tolist()
@@ -401,14 +410,18 @@ def test_attention_model_trains_round_trips_and_numpy_matches_torch(tiny_labels,
         ref = forward(torch.from_numpy(x), torch.from_numpy(m)).numpy()
     np.testing.assert_allclose(model.head.logits(x, m), ref, atol=1e-4)
     with pytest.raises(ModelError, match="weights_dtype"):
-        train(TrainConfig.from_dict({"name": "bad", "kind": "attn", "cv_folds": 0, "params": {**params, "weights_dtype": "int4"}}),
-              labels_path=tiny_labels, out_dir=tmp_path / "bad")
+        train(
+            TrainConfig.from_dict({"name": "bad", "kind": "attn", "cv_folds": 0, "params": {**params, "weights_dtype": "int4"}}),
+            labels_path=tiny_labels,
+            out_dir=tmp_path / "bad",
+        )
 
 
 def test_every_committed_training_config_parses_and_names_a_known_kind():
+    from conftest import ROOT
+
     from mythscan.models import MODEL_KINDS
     from mythscan.training import TrainConfig
-    from tests.conftest import ROOT
 
     configs = sorted((ROOT / "training").glob("*.toml"))
     assert {"stack", "tfidf", "attn", "stack-attn"} <= {p.stem for p in configs}
@@ -423,26 +436,23 @@ def test_every_committed_training_config_parses_and_names_a_known_kind():
 def test_models_list_marks_only_versions_measured_on_another_test_split(tiny_model, tiny_labels, tmp_path, monkeypatch):
     import shutil
 
-    from mythscan import registry
     from mythscan.data import data_hash
+    from mythscan.models import registry
 
     home = tmp_path / "home"
     shutil.copytree(tiny_model, home / "models" / "tiny")
     (home / "models" / "DEFAULT").write_text("tiny\n")
     monkeypatch.setenv("MYTHSCAN_HOME", str(home))
-    monkeypatch.setattr(registry, "_current_test_hash", lambda: data_hash(load_splits(tiny_labels)[1]))
-    out = registry.list_models()
+    out = registry.list_models(test_hash=data_hash(load_splits(tiny_labels)[1]))
     assert "* tiny" in out and "older test split" not in out
-    monkeypatch.setattr(registry, "_current_test_hash", lambda: "0000000000000000")
-    out = registry.list_models()
+    out = registry.list_models(test_hash="0000000000000000")
     assert "(older test split)" in out and "1 version(s) were measured on an older test split" in out
 
 
 def test_int8_model_scores_a_sentence_the_same_alone_or_inside_any_article(tiny_labels):
     """With the int8 encoder a sentence's probabilities do not depend on the other sentences
     scored with it (so an article and an archive give the same sentence the same score)."""
-    from mythscan import encoder
-    from mythscan.models import EmbedModel
+    from mythscan.models import EmbedModel, encoder
 
     train, test = load_splits(tiny_labels)
     m = EmbedModel(params={"head": "svm", "quantized": True, "layers": [6, 3]})
@@ -478,3 +488,18 @@ def test_average_precision_matches_scikit_learn_and_the_bootstrap_is_paired():
     assert same["diff"] == 0 and same["ci95"] == [0, 0] and same["p_worse"] == 0
     better = paired_bootstrap_ap(y, p, y * 1.0 + p * 0.01, resamples=200)  # a perfect ranking
     assert better["diff"] > 0.1 and better["ci95"][0] > 0 and better["p_worse"] == 0
+
+
+def test_rollback_skips_defaults_that_are_no_longer_kept(tiny_model, tmp_path, monkeypatch):
+    """Only the default and the previous default are committed: a rollback goes to the last earlier
+    default that still exists instead of failing on one that was removed from models/."""
+    from mythscan.models import registry
+
+    home = tmp_path / "home"
+    for name in ("old", "new"):
+        shutil.copytree(tiny_model, home / "models" / name)
+    (home / "models" / "DEFAULT").write_text("new\n")
+    (home / "models" / "HISTORY").write_text("t1\tpromote\told\nt2\tpromote\tgone/v1\nt3\tpromote\tnew\n")
+    monkeypatch.setenv("MYTHSCAN_HOME", str(home))
+    assert registry.rollback() == "old"
+    assert (home / "models" / "DEFAULT").read_text().strip() == "old"

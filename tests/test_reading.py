@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mythscan.errors import InputError
-from mythscan.reading import read_file, read_source, read_sentences
+from mythscan.reading import read_file, read_sentences, read_source
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = "There is no single national social credit score. Most lists target companies that ignore court orders."
@@ -25,21 +25,26 @@ def test_html_extraction_with_metadata():
 
 @pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "gb18030"])
 def test_other_encodings_are_detected(tmp_path, encoding):
-    text = {"latin-1": "Café owners in Zürich read that the système has no single score. " * 3,
-            "cp1252": "The “blacklist” is not a score — it lists court-judgment defaulters. " * 3,
-            "gb18030": "The report quoted 社会信用体系 and said there is no single national score. " * 3}[encoding]
+    text = {
+        "latin-1": "Café owners in Zürich read that the système has no single score. " * 3,
+        "cp1252": "The “blacklist” is not a score — it lists court-judgment defaulters. " * 3,
+        "gb18030": "The report quoted 社会信用体系 and said there is no single national score. " * 3,
+    }[encoding]
     p = tmp_path / "a.txt"
     p.write_bytes(text.encode(encoding))
     doc = read_file(p)
     assert doc.text.strip() == text.strip()
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "is empty"),
-    (b"   \n\t  ", "is empty"),
-    (b"\x00\x01\x02binary\x00" * 50, "binary"),
-    (b"%PDF-1.7\n%binary", "binary"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "is empty"),
+        (b"   \n\t  ", "is empty"),
+        (b"\x00\x01\x02binary\x00" * 50, "binary"),
+        (b"%PDF-1.7\n%binary", "binary"),
+    ],
+)
 def test_bad_files(tmp_path, content, message):
     p = tmp_path / "bad.txt"
     p.write_bytes(content)
@@ -67,7 +72,9 @@ def test_missing_pdf_huge_and_html_without_text(tmp_path):
 
 def test_non_english_warning(tmp_path):
     p = tmp_path / "de.txt"
-    p.write_text("Das chinesische Sozialkreditsystem ist vor allem eine Sammlung von schwarzen Listen für Unternehmen und säumige Schuldner, die Gerichtsurteile ignorieren.")
+    p.write_text(
+        "Das chinesische Sozialkreditsystem ist vor allem eine Sammlung von schwarzen Listen für Unternehmen und säumige Schuldner, die Gerichtsurteile ignorieren."
+    )
     assert any("English" in w for w in read_file(p).warnings)
     p.write_text(TEXT)
     assert read_file(p).warnings == []
@@ -129,8 +136,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Location", f"/redirect/{n - 1}" if n > 1 else "/article")
             self.end_headers()
         elif self.path in ("/to-ftp", "/to-localhost", "/to-file"):
-            target = {"/to-ftp": "ftp://127.0.0.1/etc/passwd", "/to-file": "file:///etc/passwd",
-                      "/to-localhost": f"http://localhost:{self.server.server_address[1]}/article"}[self.path]
+            target = {
+                "/to-ftp": "ftp://127.0.0.1/etc/passwd",
+                "/to-file": "file:///etc/passwd",
+                "/to-localhost": f"http://localhost:{self.server.server_address[1]}/article",
+            }[self.path]
             self.send_response(301)
             self.send_header("Location", target)
             self.end_headers()
@@ -172,8 +182,22 @@ def test_url_loopback_and_private_addresses_are_refused(server):
             read_source(url)
     from mythscan.reading import _check_address
 
-    for ip in ("10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "224.0.0.1", "240.0.0.1",
-               "255.255.255.255", "::", "fe80::1", "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1"):
+    for ip in (
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "100.64.0.1",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+    ):
         with pytest.raises(InputError, match="not fetched"):
             _check_address(ip, "h", False, "u")
     for ip in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"):
@@ -237,3 +261,16 @@ def test_read_sentences_tables(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{not json\n')
     with pytest.raises(InputError, match="could not parse"):
         read_sentences(str(tmp_path / "bad.jsonl"))
+
+
+def test_a_text_articles_title_skips_captions_and_stray_lines(tmp_path):
+    """A .txt article's title is its first headline-like line, not a tracker name or photo caption."""
+    f = tmp_path / "a.txt"
+    f.write_text(
+        "Clicky\nPhoto: Getty Images / a screen in a Shanghai street\nWhat the credit lists in Chinese cities actually do\n\n" + TEXT + "\n"
+    )
+    assert read_file(f).title == "What the credit lists in Chinese cities actually do"
+    f.write_text("How the court blacklist works\n\n" + TEXT + "\n")
+    assert read_file(f).title == "How the court blacklist works"
+    f.write_text(TEXT + " " + TEXT + "\n\nA second paragraph follows here.\n")  # no headline line at all
+    assert read_file(f).title is None

@@ -4,8 +4,7 @@ import json
 import shutil
 
 import pytest
-
-from tests.conftest import ROOT, run_cli
+from conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 

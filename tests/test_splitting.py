@@ -3,7 +3,7 @@ from mythscan.splitting import split_sentences
 
 def check_offsets(text, spans):
     for s in spans:
-        assert text[s.start:s.end] == s.text
+        assert text[s.start : s.end] == s.text
 
 
 def test_offsets_and_abbreviations():
@@ -22,8 +22,13 @@ def test_headlines_and_bullets_are_their_own_sentences():
     spans = split_sentences(text)
     check_offsets(text, spans)
     assert [s.text for s in spans] == [
-        "China's Digital Report Card", "By a staff writer", "First point about blacklists",
-        "Second point", "Third point here", "A normal sentence.", "And another.",
+        "China's Digital Report Card",
+        "By a staff writer",
+        "First point about blacklists",
+        "Second point",
+        "Third point here",
+        "A normal sentence.",
+        "And another.",
     ]
 
 

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .augment import swap_names
 from .data import NEAR_DUP_JACCARD, load_labels, normalise, shingles
 from .errors import InputError
 from .models import LABELS
 
-
 MAX_POOL = 200_000  # sentences read for one `labels suggest` run (all are classified and embedded in memory)
 
 
-def _collect(inputs: list[str], text_column: str, *, allow_private: bool = False, limit: int = MAX_POOL,
-             log=None) -> list[tuple[str, str]]:
+def _collect(inputs: list[str], text_column: str, *, allow_private: bool = False, limit: int = MAX_POOL, log=None) -> list[tuple[str, str]]:
     """(sentence, source) pairs from articles, sentence files, tables or a batch output directory;
     at most `limit` (the rest is left out, with a note to `log`)."""
     from .reading import read_sentences, read_source
@@ -47,12 +46,21 @@ def _collect(inputs: list[str], text_column: str, *, allow_private: bool = False
     return out
 
 
-def suggest(inputs: list[str], n: int = 50, *, model=None, text_column: str = "text", diversity: float = 0.5,
-            min_words: int = 5, allow_private: bool = False, log=None) -> "object":
+def suggest(
+    inputs: list[str],
+    n: int = 50,
+    *,
+    model=None,
+    text_column: str = "text",
+    diversity: float = 0.5,
+    min_words: int = 5,
+    allow_private: bool = False,
+    log=None,
+) -> "object":
     """The ``n`` unlabelled sentences that would teach the model most: uncertain, diverse, new."""
     import pandas as pd
 
-    from .encoder import encode_cached
+    from .models.encoder import encode_cached
     from .scoring import Scorer
 
     pool = _collect(inputs, text_column, allow_private=allow_private, log=log)  # input errors before the model loads
@@ -99,9 +107,18 @@ def suggest(inputs: list[str], n: int = 50, *, model=None, text_column: str = "t
         i = int(np.argmax(score))
         chosen.append(i)
         best_sim = np.maximum(best_sim, emb @ emb[i])
-    rows = [{"text": texts[i], "label": results[i].label, "category": results[i].category or "",
-             "myth_probability": results[i].myth_probability, "uncertainty": round(float(uncertainty[i]), 4),
-             "source": cands[i][1], "notes": "model guess: confirm or correct label and category"} for i in chosen]
+    rows = [
+        {
+            "text": texts[i],
+            "label": results[i].label,
+            "category": results[i].category or "",
+            "myth_probability": results[i].myth_probability,
+            "uncertainty": round(float(uncertainty[i]), 4),
+            "source": cands[i][1],
+            "notes": "model guess: confirm or correct label and category",
+        }
+        for i in chosen
+    ]
     return pd.DataFrame(rows)
 
 
@@ -116,7 +133,7 @@ def out_of_fold(df, kind: str = "tfidf", params: dict | None = None, folds: int 
     oof = np.zeros((len(df), 3))
     for tr, va in group_folds(labels, cats, df["group"], folds, seed):
         m = make_model(kind, dict(params or {"C": 5.0}))
-        m.fit([texts[i] for i in tr], labels[tr], [cats[i] for i in tr])
+        m.fit([texts[i] for i in tr], labels[tr], [cats[i] for i in tr], augment=swap_names)
         oof[va] = m._raw_proba([texts[i] for i in va])[0]
     return oof
 
@@ -132,14 +149,26 @@ def audit(path=None, *, kind: str = "tfidf", folds: int = 5):
     issues = find_label_issues(labels=y, pred_probs=oof, return_indices_ranked_by="self_confidence")
     rows = []
     for i in issues:
-        rows.append({"id": df["id"].iloc[i], "text": df["text"].iloc[i], "label": df["label"].iloc[i], "category": df["category"].iloc[i],
-                     "suggested_label": LABELS[int(oof[i].argmax())], "label_probability": round(float(oof[i, y[i]]), 4),
-                     "suggested_probability": round(float(oof[i].max()), 4), "file": df["file"].iloc[i]})
-    return pd.DataFrame(rows, columns=["id", "text", "label", "category", "suggested_label", "label_probability", "suggested_probability", "file"])
+        rows.append(
+            {
+                "id": df["id"].iloc[i],
+                "text": df["text"].iloc[i],
+                "label": df["label"].iloc[i],
+                "category": df["category"].iloc[i],
+                "suggested_label": LABELS[int(oof[i].argmax())],
+                "label_probability": round(float(oof[i, y[i]]), 4),
+                "suggested_probability": round(float(oof[i].max()), 4),
+                "file": df["file"].iloc[i],
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["id", "text", "label", "category", "suggested_label", "label_probability", "suggested_probability", "file"]
+    )
 
 
-def learning_curve(config, fractions=(0.25, 0.5, 0.75, 1.0), labels_path=None, out_dir: Path | None = None, seed: int = 0,
-                   log=None) -> dict:
+def learning_curve(
+    config, fractions=(0.25, 0.5, 0.75, 1.0), labels_path=None, out_dir: Path | None = None, seed: int = 0, log=None
+) -> dict:
     """Quality as the training data grows. With real-coverage sources in the config: the model is
     trained on 25/50/75/100% of the real pages (the written labels always) and measured on the
     config's selection files (e.g. select.csv, unambiguous rows) and the test split: what would
@@ -150,7 +179,8 @@ def learning_curve(config, fractions=(0.25, 0.5, 0.75, 1.0), labels_path=None, o
     from .data import load_splits
     from .evaluation import evaluate_model, headline
     from .models import make_model
-    from .training import TrainConfig, selection_figures, train as train_model, training_frame
+    from .training import TrainConfig, selection_figures, training_frame
+    from .training import train as train_model
 
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_file(config)
     points = []
@@ -161,10 +191,19 @@ def learning_curve(config, fractions=(0.25, 0.5, 0.75, 1.0), labels_path=None, o
             real = next(s for s in meta["sources"] if "articles" in s)
             sel = {k: v for k, v in selection_figures(m, cfg.selection).items() if k.endswith("(unambiguous)")}
             first = next(iter(sel.values()), {})
-            points.append({"fraction": f, "real_pages": real["articles"], "train_sentences": meta["train_sentences"],
-                           "selection": sel, "myth_ap": first.get("myth_ap"), "myth_f1": first.get("myth_f1"),
-                           "macro_f1": first.get("macro_f1"), "test": meta.get("test_metrics"),
-                           "contrast_pair_accuracy": (meta.get("test_metrics") or {}).get("contrast_pair_accuracy")})
+            points.append(
+                {
+                    "fraction": f,
+                    "real_pages": real["articles"],
+                    "train_sentences": meta["train_sentences"],
+                    "selection": sel,
+                    "myth_ap": first.get("myth_ap"),
+                    "myth_f1": first.get("myth_f1"),
+                    "macro_f1": first.get("macro_f1"),
+                    "test": meta.get("test_metrics"),
+                    "contrast_pair_accuracy": (meta.get("test_metrics") or {}).get("contrast_pair_accuracy"),
+                }
+            )
             if log:
                 log(f"{f:.0%} of the real pages ({real['articles']}): selection AP {first.get('myth_ap')}, F1 {first.get('myth_f1')}")
     else:
@@ -175,7 +214,7 @@ def learning_curve(config, fractions=(0.25, 0.5, 0.75, 1.0), labels_path=None, o
             keep = set(groups[: max(1, int(round(len(groups) * f)))])
             sub = train[train["group"].isin(keep)]
             m = make_model(cfg.kind, dict(cfg.params))
-            m.fit(sub["text"].tolist(), sub["label"].tolist(), [c or None for c in sub["category"]])
+            m.fit(sub["text"].tolist(), sub["label"].tolist(), [c or None for c in sub["category"]], augment=swap_names)
             h = headline(evaluate_model(m, test)[0])
             points.append({"fraction": f, "train_sentences": int(len(sub)), **h})
     result = {"model": cfg.name, "kind": cfg.kind, "points": points}
@@ -190,7 +229,7 @@ def learning_curve(config, fractions=(0.25, 0.5, 0.75, 1.0), labels_path=None, o
         fig, ax = plt.subplots(figsize=(5, 3.4), dpi=110)
         real = "real_pages" in (points[0] if points else {})
         xs = [p["real_pages" if real else "train_sentences"] for p in points]
-        for k in (("myth_ap", "myth_f1", "macro_f1") if real else ("myth_f1", "macro_f1", "contrast_pair_accuracy")):
+        for k in ("myth_ap", "myth_f1", "macro_f1") if real else ("myth_f1", "macro_f1", "contrast_pair_accuracy"):
             ax.plot(xs, [p[k] if p[k] is not None else float("nan") for p in points], "o-", label=k)
         ax.set_xlabel("real pages in training" if real else "training sentences")
         ax.set_ylabel("selection file, unambiguous rows" if real else "test split")

@@ -13,13 +13,27 @@ from pathlib import Path
 from typing import Iterable
 
 from .errors import LabelError
+from .folds import group_folds  # noqa: F401  (re-exported: label review and tests use data.group_folds)
 from .paths import labels_dir
 from .taxonomy import LABELS, Taxonomy, load_taxonomy
 
 REQUIRED_COLUMNS = ["id", "text", "label", "category", "group", "register", "split"]
 OPTIONAL_COLUMNS = ["pair", "hard", "annotator", "batch", "added", "notes"]
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-REGISTERS = {"tabloid", "wire", "op-ed", "research", "headline", "social", "state-media", "translated", "feature", "blog", "broadcast", "user"}
+REGISTERS = {
+    "tabloid",
+    "wire",
+    "op-ed",
+    "research",
+    "headline",
+    "social",
+    "state-media",
+    "translated",
+    "feature",
+    "blog",
+    "broadcast",
+    "user",
+}
 SPLITS = {"train", "test"}
 NEAR_DUP_JACCARD = 0.5
 MAX_LABEL_BYTES = 50 * 1024 * 1024  # a label file is read whole and checked in memory; the committed one is ~2 MB
@@ -83,8 +97,10 @@ def read_rows(file: Path) -> tuple[list[dict], list[Problem]]:
         if not stat.S_ISREG(st.st_mode):  # a named pipe would block forever
             raise LabelError(f"{file}: not a regular file", hint="give a .csv or .jsonl label file")
         if st.st_size > MAX_LABEL_BYTES:
-            raise LabelError(f"{file}: {st.st_size / 1e6:.0f} MB is larger than the {MAX_LABEL_BYTES // 2**20} MB limit for a label file",
-                             hint="split it into batches")
+            raise LabelError(
+                f"{file}: {st.st_size / 1e6:.0f} MB is larger than the {MAX_LABEL_BYTES // 2**20} MB limit for a label file",
+                hint="split it into batches",
+            )
         raw = file.read_bytes()
     except OSError as exc:
         raise LabelError(f"{file}: cannot read ({exc})") from None
@@ -170,7 +186,13 @@ def check_rows(rows: list[dict], file: str, taxonomy: Taxonomy, *, required: Ite
             elif cat not in myth_ids | acc_ids:
                 problems.append(Problem(file, ln, f"unknown category {cat!r}; add it to labels/taxonomy.yaml first"))
             elif (label == "myth") != (cat in myth_ids):
-                problems.append(Problem(file, ln, f"label {label!r} does not match category {cat!r}, which is {'an' if taxonomy.kind_of(cat)[0] in 'aeiou' else 'a'} {taxonomy.kind_of(cat)} category"))
+                problems.append(
+                    Problem(
+                        file,
+                        ln,
+                        f"label {label!r} does not match category {cat!r}, which is {'an' if taxonomy.kind_of(cat)[0] in 'aeiou' else 'a'} {taxonomy.kind_of(cat)} category",
+                    )
+                )
         if "split" in required and r.get("split", "") not in SPLITS:
             problems.append(Problem(file, ln, f"split {r.get('split')!r} must be one of {sorted(SPLITS)}"))
         if "register" in required and r.get("register", "") not in REGISTERS:
@@ -198,7 +220,12 @@ def check_dataset(rows: list[dict], *, near_dup: bool = True) -> list[Problem]:
         if key in seen_text:
             first = seen_text[key]
             if (first.get("label"), first.get("category")) != (r.get("label"), r.get("category")):
-                problems.append(Problem(*where(r), f"same text as {first['_file']}:{first['_line']} with a conflicting label ({r.get('label')}/{r.get('category')} vs {first.get('label')}/{first.get('category')})"))
+                problems.append(
+                    Problem(
+                        *where(r),
+                        f"same text as {first['_file']}:{first['_line']} with a conflicting label ({r.get('label')}/{r.get('category')} vs {first.get('label')}/{first.get('category')})",
+                    )
+                )
             else:
                 problems.append(Problem(*where(r), f"exact duplicate of {first['_file']}:{first['_line']}"))
         else:
@@ -229,8 +256,13 @@ def check_pairs(rows: list[dict], only: set[str] | None = None) -> list[Problem]
         last = members[-1]
         where = (last.get("_file", ""), last.get("_line", 0))
         if labs not in (["accurate", "myth"], ["myth", "other"]):
-            problems.append(Problem(*where, f"pair {p!r} must hold one myth and one accurate or other sentence "
-                                            f"(a myth and its correction, or a myth and a report of it), found {labs}"))
+            problems.append(
+                Problem(
+                    *where,
+                    f"pair {p!r} must hold one myth and one accurate or other sentence "
+                    f"(a myth and its correction, or a myth and a report of it), found {labs}",
+                )
+            )
         elif len({m.get("group") for m in members}) > 1:
             problems.append(Problem(*where, f"pair {p!r} spans groups; put both sentences in one group"))
     return problems
@@ -246,7 +278,13 @@ def near_duplicates(rows: list[dict], threshold: float = NEAR_DUP_JACCARD) -> li
             if rows[i].get("group") == rows[j].get("group"):
                 continue
             if jac >= threshold and normalise(rows[i]["text"]) != normalise(rows[j]["text"]):
-                problems.append(Problem(rows[i]["_file"], rows[i]["_line"], f"near-duplicate ({jac:.2f} 5-gram Jaccard) of {rows[j]['_file']}:{rows[j]['_line']} in another group ({rows[j].get('group')!r}); merge the groups or rewrite"))
+                problems.append(
+                    Problem(
+                        rows[i]["_file"],
+                        rows[i]["_line"],
+                        f"near-duplicate ({jac:.2f} 5-gram Jaccard) of {rows[j]['_file']}:{rows[j]['_line']} in another group ({rows[j].get('group')!r}); merge the groups or rewrite",
+                    )
+                )
         for g in s:
             index[g].append(i)
     return problems
@@ -307,20 +345,9 @@ def to_datasets(path: str | Path | None = None):
 
     train, test = load_splits(path)
     cols = [c for c in COLUMNS if c in train.columns]
-    return DatasetDict({"train": Dataset.from_pandas(train[cols], preserve_index=False),
-                        "test": Dataset.from_pandas(test[cols], preserve_index=False)})
-
-
-def group_folds(labels, categories, groups, k: int = 5, seed: int = 0) -> list[tuple["object", "object"]]:
-    """Group-aware stratified k-fold (train, validation) index arrays: rows of one paraphrase or
-    contrast group never straddle folds; strata are the category (or `other`). Shared by
-    cross-validation, the stacked model's inner folds and label review."""
-    import numpy as np
-    from sklearn.model_selection import StratifiedGroupKFold
-
-    strata = np.array([("other" if lab == "other" else (cat or lab)) for lab, cat in zip(labels, categories)], dtype=object)
-    groups = np.asarray([str(g) for g in groups], dtype=object)
-    return list(StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(len(strata)), strata, groups))
+    return DatasetDict(
+        {"train": Dataset.from_pandas(train[cols], preserve_index=False), "test": Dataset.from_pandas(test[cols], preserve_index=False)}
+    )
 
 
 def data_hash(df) -> str:
@@ -328,6 +355,41 @@ def data_hash(df) -> str:
     for t, lab, cat, sp in sorted(zip(df["text"], df["label"], df["category"], df["split"])):
         h.update(f"{t}\t{lab}\t{cat}\t{sp}\n".encode())
     return h.hexdigest()[:16]
+
+
+def current_test_hash(path: str | Path | None = None) -> str | None:
+    """`data_hash` of the label files' test split now (None when they cannot be read), cached by the
+    files' names, sizes and modification times so `mythscan models list` does not reread the labels."""
+    import os
+
+    from .errors import MythscanError
+    from .paths import cache_dir
+
+    try:
+        files = label_files(path)
+        key = hashlib.sha256("\n".join(f"{f.resolve()}\t{f.stat().st_size}\t{f.stat().st_mtime_ns}" for f in files).encode()).hexdigest()
+    except (MythscanError, OSError):
+        return None
+    cache = cache_dir() / "test-split-hash.json"
+    try:
+        saved = json.loads(cache.read_text())
+        if saved.get("key") == key:
+            return saved.get("hash")
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        test = load_splits(path)[1]
+    except (MythscanError, OSError, ValueError):
+        return None
+    value = data_hash(test) if not test.empty else None
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"key": key, "hash": value}))
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+    return value
 
 
 def stats(df) -> dict:
@@ -345,7 +407,9 @@ def stats(df) -> dict:
         "by_split_label": {s: {str(k): int(v) for k, v in g["label"].value_counts().sort_index().items()} for s, g in df.groupby("split")},
         "groups": int(df["group"].nunique()),
         "contrast_pairs": int(pairs),
-        "by_hard_case": {str(k): int(v) for k, v in df[df["hard"] != ""]["hard"].value_counts().sort_index().items()} if "hard" in df else {},
+        "by_hard_case": {str(k): int(v) for k, v in df[df["hard"] != ""]["hard"].value_counts().sort_index().items()}
+        if "hard" in df
+        else {},
     }
 
 
@@ -390,7 +454,7 @@ def assign_splits(rows: list[dict], test_share: float = 0.22, seed: int = 13) ->
         main = Counter((m.get("category") or "other") for m in members).most_common(1)[0][0]
         by_stratum[main].append(g)
     rng = random.Random(seed)
-    for stratum, gs in sorted(by_stratum.items()):
+    for _stratum, gs in sorted(by_stratum.items()):
         rng.shuffle(gs)
         n_test = max(1, round(len(gs) * test_share))
         for k, g in enumerate(gs):

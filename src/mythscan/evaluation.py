@@ -10,8 +10,24 @@ import numpy as np
 
 from .models import LABELS, BaseModel
 
-KEYWORDS = ("score", "scored", "scores", "scoring", "points", "rating", "ranked", "black mirror", "orwell", "dystopi",
-            "facial recognition", "big brother", "surveillance", "algorithm", "every citizen", "sesame")
+KEYWORDS = (
+    "score",
+    "scored",
+    "scores",
+    "scoring",
+    "points",
+    "rating",
+    "ranked",
+    "black mirror",
+    "orwell",
+    "dystopi",
+    "facial recognition",
+    "big brother",
+    "surveillance",
+    "algorithm",
+    "every citizen",
+    "sesame",
+)
 
 
 def keyword_alert(texts) -> np.ndarray:
@@ -55,9 +71,12 @@ def paired_bootstrap_ap(is_myth, p_base, p_other, resamples: int = 2000, seed: i
     weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1 / n), size=resamples)
     diff = average_precision(is_myth, p_other, weights) - average_precision(is_myth, p_base, weights)
     diff = diff[~np.isnan(diff)]
-    return {"diff": round(average_precision(is_myth, p_other) - average_precision(is_myth, p_base), 4),
-            "ci95": [round(float(np.percentile(diff, 2.5)), 4), round(float(np.percentile(diff, 97.5)), 4)],
-            "p_worse": round(float(np.mean(diff < 0)), 4), "resamples": int(len(diff))}
+    return {
+        "diff": round(average_precision(is_myth, p_other) - average_precision(is_myth, p_base), 4),
+        "ci95": [round(float(np.percentile(diff, 2.5)), 4), round(float(np.percentile(diff, 97.5)), 4)],
+        "p_worse": round(float(np.mean(diff < 0)), 4),
+        "resamples": int(len(diff)),
+    }
 
 
 def ap_interval(is_myth, p_myth, resamples: int = 2000, seed: int = 0) -> list[float] | None:
@@ -82,9 +101,13 @@ def by_stance(y_true, y_pred, stance) -> dict:
     for st in sorted(set(stance) - {""}):
         m = stance == st
         flags, myths = (y_pred[m] == "myth"), (y_true[m] == "myth")
-        out[st] = {"n": int(m.sum()), "flags": int(flags.sum()), "myths": int(myths.sum()),
-                   "false_flags_per_100": round(100 * float((flags & ~myths).sum()) / max(int(m.sum()), 1), 2),
-                   "myth_recall": round(float((flags & myths).sum()) / int(myths.sum()), 4) if myths.any() else None}
+        out[st] = {
+            "n": int(m.sum()),
+            "flags": int(flags.sum()),
+            "myths": int(myths.sum()),
+            "false_flags_per_100": round(100 * float((flags & ~myths).sum()) / max(int(m.sum()), 1), 2),
+            "myth_recall": round(float((flags & myths).sum()) / int(myths.sum()), 4) if myths.any() else None,
+        }
     return out
 
 
@@ -179,9 +202,14 @@ def evaluate_model(model: BaseModel, df, *, threshold: float | None = None, rows
 def headline(m: dict) -> dict:
     """The figures people compare models on."""
     return {
-        "myth_f1": m["myth"]["f1"], "myth_precision": m["myth"]["precision"], "myth_recall": m["myth"]["recall"],
-        "macro_f1": m["macro_f1"], "contrast_pair_accuracy": (m.get("contrast_pairs") or {}).get("accuracy"),
-        "ece": m["ece"], "category_accuracy": m.get("category_accuracy"), "myth_ap": m.get("myth_average_precision"),
+        "myth_f1": m["myth"]["f1"],
+        "myth_precision": m["myth"]["precision"],
+        "myth_recall": m["myth"]["recall"],
+        "macro_f1": m["macro_f1"],
+        "contrast_pair_accuracy": (m.get("contrast_pairs") or {}).get("accuracy"),
+        "ece": m["ece"],
+        "category_accuracy": m.get("category_accuracy"),
+        "myth_ap": m.get("myth_average_precision"),
     }
 
 
@@ -233,35 +261,64 @@ def write_report(m: dict, preds, out_dir: Path, *, model_name: str, data_name: s
     plot_confusion(m, out_dir / "confusion.png", f"{model_name} on {data_name}")
     plot_reliability(m, out_dir / "reliability.png", f"{model_name} on {data_name}")
     errors = preds[(preds["pred_label"] != preds["label"])]
-    cols = [c for c in ("id", "text", "label", "category", "pred_label", "pred_category", "myth_probability", "register", "hard", "group") if c in errors.columns]
+    cols = [
+        c
+        for c in ("id", "text", "label", "category", "pred_label", "pred_category", "myth_probability", "register", "hard", "group")
+        if c in errors.columns
+    ]
     from .sanitise import csv_frame
 
     csv_frame(errors[cols].round({"myth_probability": 4})).to_csv(out_dir / "errors.csv", index=False)
     h = headline(m)
-    lines = [f"# Evaluation: {model_name} on {data_name}", "",
-             f"{m['n']} sentences. Reproduce: `mythscan evaluate --model {model_name}" + ("" if data_name == "test split" else f" --data {data_name}") + "`", "",
-             "| metric | value |", "|---|---|"]
+    lines = [
+        f"# Evaluation: {model_name} on {data_name}",
+        "",
+        f"{m['n']} sentences. Reproduce: `mythscan evaluate --model {model_name}"
+        + ("" if data_name == "test split" else f" --data {data_name}")
+        + "`",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
     lines += [f"| {k} | {v} |" for k, v in h.items()]
     kb = m.get("keyword_baseline_myth")
     if kb:
         lines.append(f"| keyword alert myth F1 (baseline) | {kb['f1']} |")
     if m.get("invariance"):
-        lines.append(f"| frames labelled the same across wordings (invariance) | {m['invariance']['consistent']} of {m['invariance']['frames']} |")
+        lines.append(
+            f"| frames labelled the same across wordings (invariance) | {m['invariance']['consistent']} of {m['invariance']['frames']} |"
+        )
     if m.get("myth_ap_ci95"):
         lines.append(f"| myth AP 95% bootstrap interval | {m['myth_ap_ci95'][0]} to {m['myth_ap_ci95'][1]} |")
     if m.get("by_stance"):
-        lines += ["", "## By page stance", "", "False flags per 100 sentences and myth recall, by how the page as a whole treats the topic.", "",
-                  "| stance | sentences | myths | flags | false flags / 100 | myth recall | keyword alert: false flags / 100 |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## By page stance",
+            "",
+            "False flags per 100 sentences and myth recall, by how the page as a whole treats the topic.",
+            "",
+            "| stance | sentences | myths | flags | false flags / 100 | myth recall | keyword alert: false flags / 100 |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for st, v in m["by_stance"].items():
             kw = m.get("keyword_by_stance", {}).get(st, {})
-            lines.append(f"| {st} | {v['n']} | {v['myths']} | {v['flags']} | {v['false_flags_per_100']} | {v['myth_recall']} | {kw.get('false_flags_per_100')} |")
+            lines.append(
+                f"| {st} | {v['n']} | {v['myths']} | {v['flags']} | {v['false_flags_per_100']} | {v['myth_recall']} | {kw.get('false_flags_per_100')} |"
+            )
     lines += ["", "## Per label", "", "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     lines += [f"| {k} | {v['precision']} | {v['recall']} | {v['f1']} | {v['support']} |" for k, v in m["per_label"].items()]
     if m.get("per_category"):
         lines += ["", "## Per category", "", "| category | precision | recall | F1 | support |", "|---|---|---|---|---|"]
         lines += [f"| {k} | {v['precision']} | {v['recall']} | {v['f1']} | {v['support']} |" for k, v in m["per_category"].items()]
-    lines += ["", "## Confusion matrix and calibration", "", "![confusion](confusion.png) ![reliability](reliability.png)", "",
-              f"Misclassified sentences: `errors.csv` ({len(errors)} rows).", ""]
+    lines += [
+        "",
+        "## Confusion matrix and calibration",
+        "",
+        "![confusion](confusion.png) ![reliability](reliability.png)",
+        "",
+        f"Misclassified sentences: `errors.csv` ({len(errors)} rows).",
+        "",
+    ]
     (out_dir / "report.md").write_text("\n".join(lines))
     return out_dir
 
@@ -283,9 +340,13 @@ def article_verdicts(preds, model, confident: float) -> dict | None:
         stances = model.page_stance(Sentences.of(preds))
     table: dict[str, Counter] = defaultdict(Counter)
     for article, g in preds.groupby("article", sort=False):
-        results = [SentenceResult(text=t, label=str(lab), myth_probability=round(float(p), 4), probabilities={})
-                   for t, lab, p in zip(g["text"], g["pred_label"], g["myth_probability"])]
+        results = [
+            SentenceResult(text=t, label=str(lab), myth_probability=round(float(p), 4), probabilities={})
+            for t, lab, p in zip(g["text"], g["pred_label"], g["myth_probability"])
+        ]
         verdict, _ = assess(results, confident, stances.get(str(article)))
         table[str(g["stance"].iloc[0])][verdict] += 1
-    return {st: {"pages": sum(c.values()), **{k: c.get(k, 0) for k in ("repeats-myths", "check", "no-myths")}}
-            for st, c in sorted(table.items())}
+    return {
+        st: {"pages": sum(c.values()), **{k: c.get(k, 0) for k in ("repeats-myths", "check", "no-myths")}}
+        for st, c in sorted(table.items())
+    }

@@ -79,8 +79,10 @@ def _fmt_row(name: str, m: dict) -> str:
         bits = [f"{st.split('-')[0]} {m['by_stance'][st]['false_flags_per_100']:.1f}" for st in CAREFUL_STANCES if st in m["by_stance"]]
         rep = m["by_stance"].get("repeats-myths", {}).get("myth_recall")
         careful = "; false flags/100: " + ", ".join(bits) + (f"; recall on myth-repeating pages {rep:.2f}" if rep is not None else "")
-    return (f"{name:<38}{m['n']:>6}{h['myth_precision']:>7.3f}{h['myth_recall']:>7.3f}{h['myth_f1']:>7.3f}  {ap:<20}"
-            f"{h['macro_f1']:>7.3f}   {kb['f1']:.3f} ({kb['precision']:.2f}/{kb['recall']:.2f}){careful}")
+    return (
+        f"{name:<38}{m['n']:>6}{h['myth_precision']:>7.3f}{h['myth_recall']:>7.3f}{h['myth_f1']:>7.3f}  {ap:<20}"
+        f"{h['macro_f1']:>7.3f}   {kb['f1']:.3f} ({kb['precision']:.2f}/{kb['recall']:.2f}){careful}"
+    )
 
 
 HEADER = f"{'data':<38}{'n':>6}{'myth_P':>7}{'myth_R':>7}{'myth_F1':>7}  {'AP [95% CI]':<20}{'macroF1':>7}   keyword alert F1 (P/R)"
@@ -90,8 +92,7 @@ def run_evaluate(model_name, data, out, threshold=None, *, save: bool = False, p
     """One model on `data` (or on the real-coverage sets present and the test split), as a table;
     reports (metrics.json, report.md, PNG, errors.csv) go to ``out``, or with ``save`` to
     evaluate/reports/<model>/; a plain run writes nothing."""
-    from .persistence import load_model
-    from .registry import ref_of
+    from .models import load_model, ref_of
     from .scoring import Scorer
 
     model = load_model(model_name)
@@ -99,8 +100,11 @@ def run_evaluate(model_name, data, out, threshold=None, *, save: bool = False, p
         threshold = Scorer(model, precision=precision).threshold
     name = ref_of(model.path) if model.path else str(model_name)
     datasets = [load_eval_data(data)] if data is not None else [*(load_eval_data(p) for p in real_sets()), load_eval_data(None)]
-    lines = [f"{name} (threshold {threshold:.2f}{', high precision' if precision == 'high' else ''}); "
-             "AP = myth average precision with a 95% bootstrap interval", HEADER]
+    lines = [
+        f"{name} (threshold {threshold:.2f}{', high precision' if precision == 'high' else ''}); "
+        "AP = myth average precision with a 95% bootstrap interval",
+        HEADER,
+    ]
     reports, verdicts = [], []
     confident = model.decision.confident()
     for df, data_name in datasets:
@@ -122,10 +126,14 @@ def run_evaluate(model_name, data, out, threshold=None, *, save: bool = False, p
                 write_report(m, preds, target, model_name=name, data_name=data_name + suffix)
                 reports.append(target / "report.md")
             if save and data_name != "test split" and model.path is not None:
-                record_evaluation(model, data_name + suffix, {**headline(m), "n": m["n"], "keyword_alert_myth_f1": m["keyword_baseline_myth"]["f1"]})
+                record_evaluation(
+                    model, data_name + suffix, {**headline(m), "n": m["n"], "keyword_alert_myth_f1": m["keyword_baseline_myth"]["f1"]}
+                )
     if data is None and not real_sets():
-        lines.append("note: no labelled real coverage beside this checkout (../shared/real, ../shared/eval); "
-                     "measure on your own sample with --data FILE (text, label[, article, position, context_before, stance, ambiguous])")
+        lines.append(
+            "note: no labelled real coverage beside this checkout (../shared/real, ../shared/eval); "
+            "measure on your own sample with --data FILE (text, label[, article, position, context_before, stance, ambiguous])"
+        )
     for data_name, v in verdicts:
         lines.append(f"article verdicts on {data_name}'s pages (repeats myths / check / none), by page stance:")
         lines += [f"  {st:<16}{c['pages']:>4} pages: {c['repeats-myths']:>3} / {c['check']:>3} / {c['no-myths']:>3}" for st, c in v.items()]
@@ -138,10 +146,8 @@ def run_compare(data) -> str:
     default included): myth P/R/F1, AP and each model's AP difference from the default with a 95%
     paired-bootstrap interval, so a small set says what is noise. Default data: the unambiguous
     rows of the first real-coverage set present (select.csv), else the test split."""
-    from . import encoder
     from .evaluation import paired_bootstrap_ap
-    from .persistence import load_model
-    from .registry import default_name, history, model_dirs, ref_of
+    from .models import default_name, encoder, history, load_model, model_dirs, ref_of
 
     if data is None and real_sets():
         df, data_name = load_eval_data(real_sets()[0])
@@ -164,9 +170,11 @@ def run_compare(data) -> str:
         size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file()) / 1e6
         measured.append((ref_of(d), model, m, preds["myth_probability"].to_numpy(dtype=float), size, load_s))
     base = next((p for ref, _, _, p, _, _ in measured if ref == default), None)
-    table = [f"models on {data_name} (n={len(is_myth)}); AP = myth average precision; vs default: AP difference [95% paired bootstrap]",
-            f"{'model':<34}{'myth_F1':>8}{'myth_P':>8}{'myth_R':>8}{'macroF1':>8}{'ECE':>7}{'AP':>7}"
-            f"{'train_s':>9}{'sent/s':>9}{'size_MB':>9}  {'vs default':<24}"]
+    table = [
+        f"models on {data_name} (n={len(is_myth)}); AP = myth average precision; vs default: AP difference [95% paired bootstrap]",
+        f"{'model':<34}{'myth_F1':>8}{'myth_P':>8}{'myth_R':>8}{'macroF1':>8}{'ECE':>7}{'AP':>7}"
+        f"{'train_s':>9}{'sent/s':>9}{'size_MB':>9}  {'vs default':<24}",
+    ]
     for ref, model, m, p, size, load_s in measured:
         h = headline(m)
         if ref == default:
@@ -177,9 +185,11 @@ def run_compare(data) -> str:
             b = paired_bootstrap_ap(is_myth, base, p)
             versus = f"{b['diff']:+.3f} [{b['ci95'][0]:+.3f}, {b['ci95'][1]:+.3f}]"
         mark = " (previous default)" if ref == previous else ""
-        table.append(f"{(ref + mark)[:33]:<34}{h['myth_f1']:>8.3f}{h['myth_precision']:>8.3f}{h['myth_recall']:>8.3f}{h['macro_f1']:>8.3f}"
-                    f"{h['ece']:>7.3f}{h['myth_ap']:>7.3f}{model.meta.get('training_seconds', 0):>9.1f}"
-                    f"{m['sentences_per_second'] or 0:>9.0f}{size:>9.2f}  {versus:<24}(load {load_s:.2f} s)")
+        table.append(
+            f"{(ref + mark)[:33]:<34}{h['myth_f1']:>8.3f}{h['myth_precision']:>8.3f}{h['myth_recall']:>8.3f}{h['macro_f1']:>8.3f}"
+            f"{h['ece']:>7.3f}{h['myth_ap']:>7.3f}{model.meta.get('training_seconds', 0):>9.1f}"
+            f"{m['sentences_per_second'] or 0:>9.0f}{size:>9.2f}  {versus:<24}(load {load_s:.2f} s)"
+        )
     if measured:
         kb = measured[0][2]["keyword_baseline_myth"]
         table.append(f"{'keyword alert (baseline)':<34}{kb['f1']:>8.3f}{kb['precision']:>8.3f}{kb['recall']:>8.3f}")
@@ -191,8 +201,8 @@ def record_evaluation(model, data_name: str, figures: dict) -> None:
     (`evaluate --save`)."""
     import json
 
-    from .cards import model_card
     from .fileio import atomic_write_text
+    from .models import model_card
 
     meta_file = model.path / "meta.json"
     if not meta_file.exists():

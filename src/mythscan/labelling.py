@@ -18,6 +18,7 @@ from .fileio import atomic_write_text, file_lock, lock_timeout
 from .paths import labels_dir
 from .sanitise import unguard_csv_cell
 from .taxonomy import Taxonomy, load_taxonomy
+from .wording import count
 
 TEST_SHARE = 0.22
 
@@ -34,9 +35,11 @@ class AddReport:
     target: str = ""
 
     def summary(self) -> str:
-        return (f"added {self.added} rows to {self.target} (batch {self.batch}): {self.new_groups} new groups, "
-                f"{self.joined_groups} joined existing groups as near-duplicates, {self.test_rows} in the test split; "
-                f"{len(self.skipped_duplicates)} exact duplicates skipped, {self.replaced} replaced")
+        return (
+            f"added {count(self.added, 'row')} to {self.target} (batch {self.batch}): {count(self.new_groups, 'new group')}, "
+            f"{self.joined_groups} joined existing groups as near-duplicates, {self.test_rows} in the test split; "
+            f"{count(len(self.skipped_duplicates), 'exact duplicate')} skipped, {self.replaced} replaced"
+        )
 
 
 def read_batch(path: Path) -> tuple[list[dict], list[Problem]]:
@@ -90,8 +93,16 @@ def _stable(text: str) -> str:
     return hashlib.sha1(normalise(text).encode()).hexdigest()
 
 
-def add_labels(source: str | Path, *, target: str | Path | None = None, annotator: str = "unknown", replace: bool = False,
-               taxonomy: Taxonomy | None = None, batch: str | None = None, _crash_before_write: bool = False) -> AddReport:
+def add_labels(
+    source: str | Path,
+    *,
+    target: str | Path | None = None,
+    annotator: str = "unknown",
+    replace: bool = False,
+    taxonomy: Taxonomy | None = None,
+    batch: str | None = None,
+    _crash_before_write: bool = False,
+) -> AddReport:
     """Add a batch of labelled sentences to ``target`` (default labels/sentences.csv).
 
     Reading the label file, checking the batch against it and rewriting it happen under a lock
@@ -101,15 +112,18 @@ def add_labels(source: str | Path, *, target: str | Path | None = None, annotato
     lock, timeout = target.parent / f".{target.name}.lock", lock_timeout()
 
     def busy():
-        return LabelError(f"{target}: another `mythscan labels add` has been writing it for {timeout:g} s (lock {lock})",
-                          hint="nothing was added; run again when it has finished")
+        return LabelError(
+            f"{target}: another `mythscan labels add` has been writing it for {timeout:g} s (lock {lock})",
+            hint="nothing was added; run again when it has finished",
+        )
 
     with file_lock(lock, timeout=timeout, busy=busy):
         return _add_locked(source, target, annotator, replace, taxonomy, batch, _crash_before_write)
 
 
-def _add_locked(source, target: Path, annotator: str, replace: bool, taxonomy: Taxonomy | None, batch: str | None,
-                _crash_before_write: bool) -> AddReport:
+def _add_locked(
+    source, target: Path, annotator: str, replace: bool, taxonomy: Taxonomy | None, batch: str | None, _crash_before_write: bool
+) -> AddReport:
     taxonomy = taxonomy or load_taxonomy()
     incoming, problems = read_batch(Path(source))
     problems += check_rows(incoming, str(source), taxonomy, required=["text", "label", "category"])
@@ -136,14 +150,21 @@ def _add_locked(source, target: Path, annotator: str, replace: bool, taxonomy: T
             old["annotator"], old["batch"] = annotator, report.batch
             report.replaced += 1
         else:
-            problems.append(Problem(str(source), r["_line"], f"conflicts with {target}:{old['_line']} ({old['label']}/{old.get('category')}); pass --replace to relabel"))
+            problems.append(
+                Problem(
+                    str(source),
+                    r["_line"],
+                    f"conflicts with {target}:{old['_line']} ({old['label']}/{old.get('category')}); pass --replace to relabel",
+                )
+            )
     if problems:
         raise LabelError("\n".join(str(p) for p in problems), hint="nothing was added; fix the batch and run again")
     _assign(fresh, existing, report)
     today = _dt.date.today().isoformat()
     for r in fresh:
-        r.update({"annotator": r.get("annotator") or annotator, "batch": report.batch, "added": today,
-                  "register": r.get("register") or "user"})
+        r.update(
+            {"annotator": r.get("annotator") or annotator, "batch": report.batch, "added": today, "register": r.get("register") or "user"}
+        )
         r["id"] = r.get("id") or "s-" + _stable(r["text"])[:10]
         r["text"] = " ".join(r["text"].split())
     rows = existing + fresh
@@ -151,8 +172,10 @@ def _add_locked(source, target: Path, annotator: str, replace: bool, taxonomy: T
     for r in fresh:
         r.setdefault("_file", str(source))
     if touched and (bad := check_pairs(rows, touched)):
-        raise LabelError("\n".join(str(p) for p in bad),
-                         hint="nothing was added; a pair needs one myth and one accurate or other sentence (clear `pair` for the rest)")
+        raise LabelError(
+            "\n".join(str(p) for p in bad),
+            hint="nothing was added; a pair needs one myth and one accurate or other sentence (clear `pair` for the rest)",
+        )
     report.added = len(fresh)
     report.test_rows = sum(r["split"] == "test" for r in fresh)
     if _crash_before_write:  # for the crash-safety test: simulate dying mid-way
@@ -203,7 +226,9 @@ def _assign(fresh: list[dict], existing: list[dict], report: AddReport) -> None:
 def write_label_file(path: Path, rows: list[dict]) -> None:
     """Rewrite a CSV label file atomically (temporary file, fsync, rename)."""
     extra = sorted({k for r in rows for k in r if not k.startswith("_")} - set(COLUMNS))
-    fields = [c for c in COLUMNS if any(c in r for r in rows) or c in ("id", "text", "label", "category", "group", "register", "split")] + extra
+    fields = [
+        c for c in COLUMNS if any(c in r for r in rows) or c in ("id", "text", "label", "category", "group", "register", "split")
+    ] + extra
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     w.writeheader()

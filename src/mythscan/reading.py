@@ -109,11 +109,35 @@ def _read_limited(fh, where: str, max_bytes: int) -> bytes:
 # Publication dates are taken from the page's metadata only (meta tags, JSON-LD, <time pubdate>):
 # trafilatura's dates come from htmldate, which falls back to dates found in the text, even with
 # extensive_search=False (that only skips the slowest search), so a 2026 capture got 2000 or 2008.
-_DATE_META = ("article:published_time", "og:article:published_time", "og:published_time", "datepublished", "date",
-              "dc.date", "dc.date.issued", "dc.date.created", "dcterms.date", "dcterms.issued", "dcterms.created", "pubdate",
-              "publishdate", "publish_date", "publish-date", "published_time", "published-date", "publication_date",
-              "sailthru.date", "parsely-pub-date", "article.published", "citation_publication_date", "citation_date",
-              "originalpublicationdate", "og:pubdate", "rnews:datepublished", "displaydate")
+_DATE_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "og:published_time",
+    "datepublished",
+    "date",
+    "dc.date",
+    "dc.date.issued",
+    "dc.date.created",
+    "dcterms.date",
+    "dcterms.issued",
+    "dcterms.created",
+    "pubdate",
+    "publishdate",
+    "publish_date",
+    "publish-date",
+    "published_time",
+    "published-date",
+    "publication_date",
+    "sailthru.date",
+    "parsely-pub-date",
+    "article.published",
+    "citation_publication_date",
+    "citation_date",
+    "originalpublicationdate",
+    "og:pubdate",
+    "rnews:datepublished",
+    "displaydate",
+)
 _ISO_DATE = re.compile(r"^\s*((?:19|20)\d\d)[-/.]?(0[1-9]|1[0-2])[-/.]?(0[1-9]|[12]\d|3[01])(?!\d)")
 
 
@@ -186,12 +210,20 @@ def extract_html(html: str, where: str, url: str | None = None) -> Document:
     import trafilatura
 
     # date search cut to the cheap part (its result is not used: see metadata_date)
-    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False, favor_precision=False,
-                                      date_extraction_params={"extensive_search": False, "original_date": True})
+    doc = trafilatura.bare_extraction(
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        favor_precision=False,
+        date_extraction_params={"extensive_search": False, "original_date": True},
+    )
     data = doc.as_dict() if hasattr(doc, "as_dict") else (doc or {})
     text = (data.get("text") or "").strip()
     if len(text.split()) < 4:  # navigation crumbs are not an article
-        raise InputError(f"{where}: no article text found in the HTML", hint="check that the page holds an article, not only navigation or scripts")
+        raise InputError(
+            f"{where}: no article text found in the HTML", hint="check that the page holds an article, not only navigation or scripts"
+        )
     title = data.get("title")
     # keep the headline as the first line so it is scored too
     if title and not text.startswith(title):
@@ -209,8 +241,61 @@ def extract_html(html: str, where: str, url: str | None = None) -> Document:
     )
 
 
-def document_from_bytes(data: bytes, where: str, *, html: bool | None = None, url: str | None = None,
-                        declared_charset: str | None = None) -> Document:
+_CAPTION = re.compile(
+    r"^\(?(photo|image|picture|illustration|video|credit|caption|file photo)\b\s*[:/(-]|getty images|\bvia getty\b|"
+    r"\b(photo|image|picture)\s*(:|/|by\b)|©|\bafp\b\s*(/|$)|\breuters\s*/",
+    re.I,
+)
+# page furniture that copy-pasted or scraped text often starts with (tracker and widget names, menus)
+_FURNITURE = {
+    "clicky",
+    "advertisement",
+    "advert",
+    "ad",
+    "sponsored",
+    "skip to content",
+    "skip to main content",
+    "menu",
+    "search",
+    "share",
+    "share this",
+    "subscribe",
+    "sign in",
+    "log in",
+    "login",
+    "close",
+    "home",
+    "print",
+    "email",
+    "newsletter",
+    "cookie settings",
+    "accept cookies",
+    "loading",
+    "related",
+    "most read",
+    "listen",
+    "watch",
+}
+
+
+def text_title(text: str, *, lines: int = 5) -> str | None:
+    """The headline of a plain-text article: the first of its first few lines that reads like one,
+    under 200 characters and not page furniture ("Clicky", "Advertisement", "Share") or a photo
+    caption or credit ("Photo: ...", "... / Getty Images"). None when the body starts first (a long
+    sentence or paragraph) or no line qualifies."""
+    for line in [ln.strip() for ln in text.split("\n") if ln.strip()][:lines]:
+        words = line.split()
+        if len(line) >= 200 or len(words) > 30 or (line.endswith(".") and len(words) > 15):
+            return None  # the body has started: the text has no headline line
+        if line.lower().strip(" .:|-") in _FURNITURE or _CAPTION.search(line) or not re.search(r"[^\W\d_]", line):
+            continue
+        return line
+    return None
+
+
+def document_from_bytes(
+    data: bytes, where: str, *, html: bool | None = None, url: str | None = None, declared_charset: str | None = None
+) -> Document:
     if not data.strip():
         raise InputError(f"{where}: is empty", hint="give a file or page with article text")
     if looks_binary(data):
@@ -224,8 +309,7 @@ def document_from_bytes(data: bytes, where: str, *, html: bool | None = None, ur
         text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
         if not text:
             raise InputError(f"{where}: holds only whitespace", hint="give a file with article text")
-        first = text.split("\n", 1)[0].strip()
-        doc = Document(text=text, source=where, title=first[:200] if len(first) < 200 else None, url=url)
+        doc = Document(text=text, source=where, title=text_title(text), url=url)
     doc.encoding = enc
     warn = english_warning(doc.text)
     if warn:
@@ -315,11 +399,25 @@ def _check_address(ip: str, host: str, allow_private: bool, where: str) -> None:
     if allow_private:
         return
     if not addr.is_global or addr.is_multicast or addr.is_reserved or addr.is_unspecified or addr.is_loopback or addr.is_link_local:
-        kind = ("loopback" if addr.is_loopback else "link-local" if addr.is_link_local else "multicast" if addr.is_multicast
-                else "unspecified" if addr.is_unspecified else "private" if addr.is_private else "reserved or non-global")
-        raise InputError(f"{where}: {addr} is a {kind} address: not fetched" if host.strip("[]") == str(addr) else
-                         f"{where}: {host} resolves to {addr}, a {kind} address: not fetched",
-                         hint="pass --allow-private to fetch from this machine or a private network")
+        kind = (
+            "loopback"
+            if addr.is_loopback
+            else "link-local"
+            if addr.is_link_local
+            else "multicast"
+            if addr.is_multicast
+            else "unspecified"
+            if addr.is_unspecified
+            else "private"
+            if addr.is_private
+            else "reserved or non-global"
+        )
+        raise InputError(
+            f"{where}: {addr} is a {kind} address: not fetched"
+            if host.strip("[]") == str(addr)
+            else f"{where}: {host} resolves to {addr}, a {kind} address: not fetched",
+            hint="pass --allow-private to fetch from this machine or a private network",
+        )
 
 
 def _resolve(host: str, port: int, deadline: _Deadline, allow_private: bool, where: str) -> list:
@@ -400,8 +498,9 @@ def _read_body(resp, url: str, max_bytes: int) -> bytes:
     enc = (resp.getheader("Content-Encoding") or "identity").strip().lower()
     if enc not in ("identity", "gzip", "x-gzip"):
         raise InputError(f"{url}: unsupported content encoding {enc!r}")
-    too_big = InputError(f"{url}: larger than the {max_bytes // (1024 * 1024)} MB limit",
-                         hint="split it into articles, or use `mythscan batch` for archives")
+    too_big = InputError(
+        f"{url}: larger than the {max_bytes // (1024 * 1024)} MB limit", hint="split it into articles, or use `mythscan batch` for archives"
+    )
     raw = bytearray()
     out = bytearray()
     inflate = zlib.decompressobj(16 + zlib.MAX_WBITS) if enc != "identity" else None
@@ -424,8 +523,9 @@ def _read_body(resp, url: str, max_bytes: int) -> bytes:
     return bytes(out if inflate is not None else raw)
 
 
-def fetch_url(url: str, *, timeout: float = URL_TIMEOUT, max_bytes: int = MAX_BYTES, allow_private: bool = False,
-              max_redirects: int = MAX_REDIRECTS) -> Document:
+def fetch_url(
+    url: str, *, timeout: float = URL_TIMEOUT, max_bytes: int = MAX_BYTES, allow_private: bool = False, max_redirects: int = MAX_REDIRECTS
+) -> Document:
     """Fetch one article page. `timeout` is a deadline for the whole fetch. Only http(s), to global
     addresses (every address the host name resolves to is checked, at every redirect) unless
     `allow_private`; at most `max_redirects` redirects; gzip-encoded bodies are inflated, and both
@@ -439,14 +539,21 @@ def fetch_url(url: str, *, timeout: float = URL_TIMEOUT, max_bytes: int = MAX_BY
         raise InputError(f"{url}: not a valid http(s) URL")
     deadline = _Deadline(timeout, url)
     current = url
-    for hop in range(max_redirects + 1):
+    for _hop in range(max_redirects + 1):
         conn = timer = None
         try:
             conn, timer = _connect(current, deadline, allow_private)
             p = urlparse(current)
             path = (p.path or "/") + (f"?{p.query}" if p.query else "")
-            conn.request("GET", path, headers={"User-Agent": "mythscan/0.1 (+article scoring)", "Accept": "text/html,text/plain;q=0.9",
-                                               "Accept-Encoding": "gzip"})
+            conn.request(
+                "GET",
+                path,
+                headers={
+                    "User-Agent": "mythscan/0.1 (+article scoring)",
+                    "Accept": "text/html,text/plain;q=0.9",
+                    "Accept-Encoding": "gzip",
+                },
+            )
             resp = conn.getresponse()
             if resp.status in (301, 302, 303, 307, 308):
                 location = resp.getheader("Location")
@@ -464,8 +571,10 @@ def fetch_url(url: str, *, timeout: float = URL_TIMEOUT, max_bytes: int = MAX_BY
             ctype = resp.headers.get_content_type()
             charset = resp.headers.get_content_charset()
             if ctype not in _ALLOWED_TYPES:
-                raise InputError(f"{current}: content type {ctype} is not an article (expected HTML or text)",
-                                 hint="PDFs and other documents: convert them to text first")
+                raise InputError(
+                    f"{current}: content type {ctype} is not an article (expected HTML or text)",
+                    hint="PDFs and other documents: convert them to text first",
+                )
             length = resp.getheader("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise InputError(f"{current}: {int(length) / 1e6:.0f} MB is larger than the {max_bytes // (1024 * 1024)} MB limit")
@@ -482,7 +591,9 @@ def fetch_url(url: str, *, timeout: float = URL_TIMEOUT, max_bytes: int = MAX_BY
         except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
             if deadline.expired:
                 deadline.fail()
-            raise InputError(f"{current}: connection failed ({exc or type(exc).__name__})", hint="check the address and your network") from None
+            raise InputError(
+                f"{current}: connection failed ({exc or type(exc).__name__})", hint="check the address and your network"
+            ) from None
         finally:
             if timer is not None:
                 timer.cancel()
@@ -518,8 +629,9 @@ def _parse_error(p: Path, exc: Exception) -> InputError:
     return InputError(f"{p}: could not parse as {_table_suffix(p).lstrip('.')} ({type(exc).__name__}{': ' + detail if detail else ''})")
 
 
-def iter_table_rows(path: str | Path, *, what: str = "table", max_row_bytes: int = MAX_BYTES,
-                    columns: list[str] | None = None, also: tuple[str, ...] = ()) -> tuple[list[str], Iterator[dict]]:
+def iter_table_rows(
+    path: str | Path, *, what: str = "table", max_row_bytes: int = MAX_BYTES, columns: list[str] | None = None, also: tuple[str, ...] = ()
+) -> tuple[list[str], Iterator[dict]]:
     """The columns and a stream of the rows of a .csv/.tsv/.jsonl(.gz)/.parquet file, each row
     bounded (`max_row_bytes`); anything wrong (a malformed or over-long row, damaged gzip, bad
     encoding) is a clear InputError. JSONL columns are those of the first row. Parquet is read in
@@ -546,8 +658,9 @@ def iter_table_rows(path: str | Path, *, what: str = "table", max_row_bytes: int
     return cols, guarded(itertools.chain([first] if first is not None else [], rows))
 
 
-def _table_rows(p: Path, what: str, max_row_bytes: int, columns: list[str] | None,
-                also: tuple[str, ...] = ()) -> tuple[list[str] | None, Iterator[dict]]:
+def _table_rows(
+    p: Path, what: str, max_row_bytes: int, columns: list[str] | None, also: tuple[str, ...] = ()
+) -> tuple[list[str] | None, Iterator[dict]]:
     from .rows import check_regular, csv_records, csv_text, iter_jsonl, mb, open_binary
 
     check_regular(p)
@@ -618,8 +731,10 @@ def read_table(path: str | Path, *, what: str = "table", also: tuple[str, ...] =
             except Exception:
                 size = 0  # reported below, by pandas
             if size > max_bytes:
-                raise InputError(f"{p}: {mb(size)} of data, over the {mb(max_bytes)} limit for a {what}",
-                                 hint="split it, or use `mythscan batch` for archives")
+                raise InputError(
+                    f"{p}: {mb(size)} of data, over the {mb(max_bytes)} limit for a {what}",
+                    hint="split it, or use `mythscan batch` for archives",
+                )
             return pd.read_parquet(p)
         columns, rows = iter_table_rows(p, what=what, also=also)
         out, used = [], 0
@@ -635,8 +750,9 @@ def read_table(path: str | Path, *, what: str = "table", also: tuple[str, ...] =
         raise _parse_error(p, exc) from None
 
 
-def iter_sentences(source: str, *, text_column: str = "text", max_chars: int = MAX_SENTENCE_INPUT,
-                   max_bytes: int = 200 * 1024 * 1024) -> Iterator[str]:
+def iter_sentences(
+    source: str, *, text_column: str = "text", max_chars: int = MAX_SENTENCE_INPUT, max_bytes: int = 200 * 1024 * 1024
+) -> Iterator[str]:
     """Sentences to classify as given, streamed: the lines of a text file (or stdin), or a table's
     text column. A sentence over `max_chars` (a whole article or a runaway line, which once cost
     6 GB) is a clear InputError, as is a text file over `max_bytes`. Problems found in the header
@@ -668,8 +784,14 @@ def iter_sentences(source: str, *, text_column: str = "text", max_chars: int = M
     return (text for text, _, _ in iter_sentence_rows(source, text_column=text_column, max_chars=max_chars))
 
 
-def iter_sentence_rows(source: str, *, text_column: str = "text", context_column: str | None = None,
-                       article_column: str | None = None, max_chars: int = MAX_SENTENCE_INPUT) -> Iterator[tuple[str, str | None, str | None]]:
+def iter_sentence_rows(
+    source: str,
+    *,
+    text_column: str = "text",
+    context_column: str | None = None,
+    article_column: str | None = None,
+    max_chars: int = MAX_SENTENCE_INPUT,
+) -> Iterator[tuple[str, str | None, str | None]]:
     """(sentence, context, article) of each row of a table, streamed: ``context`` is the
     ``context_column`` value (the sentence before it), ``article`` the ``article_column`` value,
     None when the column is not asked for. Column problems are raised before the first row."""
@@ -690,8 +812,10 @@ def iter_sentence_rows(source: str, *, text_column: str = "text", context_column
             ctx = cell(row, context_column)
             for value in (t, ctx or ""):
                 if len(value) > max_chars:
-                    raise InputError(f"{source}: row {i}: {len(value):,} characters is not a sentence (limit {max_chars:,})",
-                                     hint="classify takes sentences; score whole articles with `mythscan score` or `mythscan batch`")
+                    raise InputError(
+                        f"{source}: row {i}: {len(value):,} characters is not a sentence (limit {max_chars:,})",
+                        hint="classify takes sentences; score whole articles with `mythscan score` or `mythscan batch`",
+                    )
             n += 1
             yield t, ctx, cell(row, article_column)
         if not n:
@@ -711,8 +835,10 @@ def _text_lines(fh, source: str, enc: str, max_chars: int, max_bytes: int) -> It
             lineno += 1
             text = line.strip()
             if len(text) > max_chars:
-                raise InputError(f"{source}: line {lineno} is longer than {max_chars:,} characters: not a sentence",
-                                 hint="classify takes one sentence per line; score whole articles with `mythscan score` or `mythscan batch`")
+                raise InputError(
+                    f"{source}: line {lineno} is longer than {max_chars:,} characters: not a sentence",
+                    hint="classify takes one sentence per line; score whole articles with `mythscan score` or `mythscan batch`",
+                )
             used += len(line)
             if used > max_bytes:
                 raise InputError(f"{source}: larger than the {mb(max_bytes)} limit", hint="split it into several files")

@@ -8,6 +8,7 @@ from typing import Iterable
 
 from .sanitise import link
 from .scoring import ArticleResult, SentenceResult
+from .wording import plural
 
 SENTENCE_FIELDS = ["text", "label", "myth_probability", "category", "probabilities", "review", "correction", "index", "start", "end"]
 
@@ -26,8 +27,14 @@ def article_jsonl(results: list[ArticleResult], *, all_sentences: bool = True) -
 
 def sentence_record(s: SentenceResult) -> dict:
     """The stable `classify` contract: text, label, myth_probability, category, probabilities (+ review)."""
-    return {"text": s.text, "label": s.label, "myth_probability": s.myth_probability, "category": s.category,
-            "probabilities": s.probabilities, "review": s.review}
+    return {
+        "text": s.text,
+        "label": s.label,
+        "myth_probability": s.myth_probability,
+        "category": s.category,
+        "probabilities": s.probabilities,
+        "review": s.review,
+    }
 
 
 def render_terminal(result: ArticleResult, console, *, show_all: bool = False) -> None:
@@ -37,7 +44,14 @@ def render_terminal(result: ArticleResult, console, *, show_all: bool = False) -
     sm = result.summary
     title = result.metadata.get("title") or result.source
     style = {"repeats-myths": "bold red", "check": "bold yellow"}.get(sm.assessment, "bold green")
-    console.print(Panel(Text(sm.verdict, style=style), title=f"[bold]{html.unescape(str(title))[:90]}[/]", subtitle=f"{result.source} · model {result.model}", expand=True))
+    console.print(
+        Panel(
+            Text(sm.verdict, style=style),
+            title=f"[bold]{html.unescape(str(title))[:90]}[/]",
+            subtitle=f"{result.source} · model {result.model}",
+            expand=True,
+        )
+    )
     for w in result.warnings:
         console.print(f"[yellow]warning:[/] {w}")
     for s in result.sentences:
@@ -49,19 +63,23 @@ def render_terminal(result: ArticleResult, console, *, show_all: bool = False) -
             if s.correction:
                 console.print(Text(f"  The record: {s.correction}", style="green"))
             if s.sources:
-                console.print(Text("  Sources: " + "; ".join(f"{x['author']} ({x['year']})" if x.get("year") else x["publication"] for x in s.sources[:3]), style="dim"))
+                console.print(
+                    Text(
+                        "  Sources: "
+                        + "; ".join(f"{x['author']} ({x['year']})" if x.get("year") else x["publication"] for x in s.sources[:3]),
+                        style="dim",
+                    )
+                )
             console.print()
         elif show_all or s.review:
             tag = "ACCURATE" if s.label == "accurate" else "other"
             extra = "  (review: close to the threshold)" if s.review else ""
             console.print(Text(f"{tag:<8} {s.myth_probability:>4.0%}  {s.text}{extra}", style="green" if s.label == "accurate" else "dim"))
     cats = ", ".join(f"{k} ×{v}" for k, v in sm.categories.items()) or "none"
-    console.print(f"[bold]{sm.sentences}[/] {_n(sm.sentences, 'sentence')} · [bold]{sm.myths}[/] {_n(sm.myths, 'myth')} "
-                  f"({sm.myth_share:.0%}, {sm.confident_myths} confident) · {sm.accurate} accurate · {sm.review} for review · categories: {cats}")
-
-
-def _n(count: int, word: str) -> str:
-    return word if count == 1 else word + "s"
+    console.print(
+        f"[bold]{sm.sentences}[/] {plural(sm.sentences, 'sentence')} · [bold]{sm.myths}[/] {plural(sm.myths, 'myth')} "
+        f"({sm.myth_share:.0%}, {sm.confident_myths} confident) · {sm.accurate} accurate · {sm.review} for review · categories: {cats}"
+    )
 
 
 _CSS = """
@@ -83,11 +101,13 @@ def _article_html(result: ArticleResult) -> str:
     for s in result.sentences:
         if s.start is None:
             continue
-        parts.append(html.escape(text[pos:s.start]))
-        frag = html.escape(text[s.start:s.end])
+        parts.append(html.escape(text[pos : s.start]))
+        frag = html.escape(text[s.start : s.end])
         if s.label == "myth":
             notes.append(s)
-            parts.append(f'<mark class="myth" id="s{s.index}" title="{html.escape(s.category or "")} {s.myth_probability:.0%}">{frag}</mark><sup>{len(notes)}</sup>')
+            parts.append(
+                f'<mark class="myth" id="s{s.index}" title="{html.escape(s.category or "")} {s.myth_probability:.0%}">{frag}</mark><sup>{len(notes)}</sup>'
+            )
         elif s.review:
             parts.append(f'<mark class="review" title="borderline: P(myth) {s.myth_probability:.0%}">{frag}</mark>')
         elif s.label == "accurate":
@@ -100,21 +120,29 @@ def _article_html(result: ArticleResult) -> str:
     paras = "".join(f"<p>{p}</p>" for p in body.split("\n") if p.strip())
     aside = "".join(
         f'<div class="note"><b>{i}. {html.escape(s.category_name or s.category or "myth")}</b> · {s.myth_probability:.0%}'
-        f'{" · review" if s.review else ""}<br><i>“{html.escape(s.text)}”</i><br>{html.escape(s.correction or "")}'
-        + ("<br><span class='meta'>Sources: " + "; ".join(
-link(x.get("url"), x["publication"])
-            for x in s.sources) + "</span>" if s.sources else "") + "</div>"
-        for i, s in enumerate(notes, start=1))
+        f"{' · review' if s.review else ''}<br><i>“{html.escape(s.text)}”</i><br>{html.escape(s.correction or '')}"
+        + (
+            "<br><span class='meta'>Sources: " + "; ".join(link(x.get("url"), x["publication"]) for x in s.sources) + "</span>"
+            if s.sources
+            else ""
+        )
+        + "</div>"
+        for i, s in enumerate(notes, start=1)
+    )
     sm = result.summary
     cls = {"repeats-myths": "bad", "check": "check"}.get(sm.assessment, "good")
     meta = " · ".join(html.escape(str(result.metadata[k])) for k in ("author", "date", "site", "url") if result.metadata.get(k))
-    return (f'<section class="result"><header><h1>{html.escape(str(result.metadata.get("title") or result.source))}</h1>'
-            f'<p class="meta">{meta} · scored by mythscan model {html.escape(str(result.model))}, threshold {result.threshold:.2f}</p>'
-            f'<p class="verdict {cls}">{html.escape(sm.verdict)}</p></header>'
-            f'<div class="grid"><div class="article">{paras}</div><aside>{aside or "<p class=meta>No myths flagged.</p>"}</aside></div></section>')
+    return (
+        f'<section class="result"><header><h1>{html.escape(str(result.metadata.get("title") or result.source))}</h1>'
+        f'<p class="meta">{meta} · scored by mythscan model {html.escape(str(result.model))}, threshold {result.threshold:.2f}</p>'
+        f'<p class="verdict {cls}">{html.escape(sm.verdict)}</p></header>'
+        f'<div class="grid"><div class="article">{paras}</div><aside>{aside or "<p class=meta>No myths flagged.</p>"}</aside></div></section>'
+    )
 
 
 def render_html(results: list[ArticleResult]) -> str:
     body = "".join(_article_html(r) for r in results)
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mythscan report</title>'
-            f'<style>{_CSS}</style></head><body>{body}</body></html>')
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mythscan report</title>'
+        f"<style>{_CSS}</style></head><body>{body}</body></html>"
+    )

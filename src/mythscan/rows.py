@@ -63,8 +63,11 @@ class _Inflate(io.RawIOBase):
         b[:n] = data
         self.out += n
         if self.out > GZIP_RATIO_AFTER and self.out > GZIP_MAX_RATIO * max(self.raw.tell(), 1):
-            raise InputError(f"{self.where}: inflates more than {GZIP_MAX_RATIO}-fold ({mb(self.raw.tell())} to over {mb(self.out)}): "
-                             "not text, the rest is not read", hint="a gzip bomb? check how the file was made")
+            raise InputError(
+                f"{self.where}: inflates more than {GZIP_MAX_RATIO}-fold ({mb(self.raw.tell())} to over {mb(self.out)}): "
+                "not text, the rest is not read",
+                hint="a gzip bomb? check how the file was made",
+            )
         return n
 
     def close(self) -> None:
@@ -183,6 +186,7 @@ class _CsvLines:
         self.used += len(line)
         self.quotes += line.count(self.q)
         if self.used > self.limit:
+
             def ended(piece):
                 if piece is not line:
                     self.quotes += piece.count(self.q)

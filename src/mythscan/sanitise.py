@@ -70,8 +70,9 @@ def csv_arrow(table):
     cols = []
     for col in table.columns:
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            risky = pc.and_(pc.match_substring_regex(col, "^" + _RISKY.pattern),
-                            pc.invert(pc.match_substring_regex(col, "^(" + _NUMBER.pattern + ")$")))
+            risky = pc.and_(
+                pc.match_substring_regex(col, "^" + _RISKY.pattern), pc.invert(pc.match_substring_regex(col, "^(" + _NUMBER.pattern + ")$"))
+            )
             col = pc.if_else(risky, pc.binary_join_element_wise("'", col, ""), col)
         cols.append(col)
     return pa.Table.from_arrays(cols, schema=table.schema)

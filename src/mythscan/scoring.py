@@ -7,12 +7,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-
 from .models import LABELS, BaseModel, Sentences
-from .persistence import load_model as _load_model
+from .models import load_model as _load_model
 from .reading import Document, document_from_bytes, read_source
 from .splitting import split_article
 from .taxonomy import Taxonomy, load_taxonomy
+from .wording import plural
 
 
 @dataclass
@@ -66,9 +66,15 @@ class ArticleResult:
         return [s for s in self.sentences if s.label == "myth"]
 
     def as_dict(self, *, include_text: bool = False) -> dict:
-        out = {"source": self.source, "metadata": self.metadata, "model": self.model, "threshold": self.threshold,
-               "summary": asdict(self.summary), "warnings": self.warnings,
-               "sentences": [s.as_dict() for s in self.sentences]}
+        out = {
+            "source": self.source,
+            "metadata": self.metadata,
+            "model": self.model,
+            "threshold": self.threshold,
+            "summary": asdict(self.summary),
+            "warnings": self.warnings,
+            "sentences": [s.as_dict() for s in self.sentences],
+        }
         if include_text:
             out["text"] = self.text
         return out
@@ -84,8 +90,15 @@ class Scorer:
     "high" at its high-precision operating point (`Decision.confident`, chosen on a labelled
     sample of real coverage), for editors who want few false alarms. ``threshold`` overrides both."""
 
-    def __init__(self, model: BaseModel | str | Path | None = None, *, threshold: float | None = None,
-                 taxonomy: Taxonomy | None = None, review_band: float | None = None, precision: str = "balanced"):
+    def __init__(
+        self,
+        model: BaseModel | str | Path | None = None,
+        *,
+        threshold: float | None = None,
+        taxonomy: Taxonomy | None = None,
+        review_band: float | None = None,
+        precision: str = "balanced",
+    ):
         from .errors import InputError
 
         if precision not in PRECISION:
@@ -99,7 +112,7 @@ class Scorer:
         self.threshold = float(threshold if threshold is not None else default)
         self.review_band = float(review_band if review_band is not None else decision.review_band)
         if self.model.path is not None:
-            from .registry import ref_of
+            from .models import ref_of
 
             self.name = ref_of(self.model.path)
         else:
@@ -113,8 +126,11 @@ class Scorer:
         sents = Sentences.of(texts)
         n = len(sents)
         if context is not None or article is not None:
-            sents = Sentences(list(sents.text), [("" if c is None else str(c)) for c in (context or [""] * n)],
-                              [str(a) for a in (article if article is not None else [f"#{i}" for i in range(n)])])
+            sents = Sentences(
+                list(sents.text),
+                [("" if c is None else str(c)) for c in (context or [""] * n)],
+                [str(a) for a in (article if article is not None else [f"#{i}" for i in range(n)])],
+            )
         if not n:
             return []
         texts = sents.text
@@ -124,14 +140,19 @@ class Scorer:
         for text, p, lab, cat in zip(texts, proba, labels, cats):
             pm = float(p[im])
             c = self.taxonomy.get(cat)
-            out.append(SentenceResult(
-                text=text, label=str(lab), myth_probability=round(pm, 4),
-                probabilities={k: round(float(v), 4) for k, v in zip(LABELS, p)},
-                category=cat, category_name=c.name if c else None,
-                review=bool(abs(pm - self.threshold) < self.review_band),
-                correction=(c.correction if c and lab == "myth" else None),
-                sources=[s.as_dict() for s in c.sources] if c and lab == "myth" else [],
-            ))
+            out.append(
+                SentenceResult(
+                    text=text,
+                    label=str(lab),
+                    myth_probability=round(pm, 4),
+                    probabilities={k: round(float(v), 4) for k, v in zip(LABELS, p)},
+                    category=cat,
+                    category_name=c.name if c else None,
+                    review=bool(abs(pm - self.threshold) < self.review_band),
+                    correction=(c.correction if c and lab == "myth" else None),
+                    sources=[s.as_dict() for s in c.sources] if c and lab == "myth" else [],
+                )
+            )
         return out
 
     def score_document(self, doc: Document) -> ArticleResult:
@@ -143,9 +164,16 @@ class Scorer:
         for i, (r, s) in enumerate(zip(results, spans)):
             r.index, r.start, r.end = i, s.start, s.end
         summary = summarise(results, self.taxonomy, confident=self.confident, page_stance=self.page_stance(sents))
-        return ArticleResult(source=doc.source, text=doc.text, sentences=results, summary=summary,
-                             metadata={k: v for k, v in doc.meta().items() if v is not None and k != "source"},
-                             warnings=list(doc.warnings), model=self.name, threshold=self.threshold)
+        return ArticleResult(
+            source=doc.source,
+            text=doc.text,
+            sentences=results,
+            summary=summary,
+            metadata={k: v for k, v in doc.meta().items() if v is not None and k != "source"},
+            warnings=list(doc.warnings),
+            model=self.name,
+            threshold=self.threshold,
+        )
 
     def page_stance(self, sents: Sentences) -> dict[str, float] | None:
         """The page-stance probabilities of a one-article `Sentences` (None when the model has no
@@ -181,8 +209,9 @@ def assess(results: list[SentenceResult], confident: float, page_stance: dict[st
     return ("check" if flagged else "no-myths"), confident_n
 
 
-def summarise(results: list[SentenceResult], taxonomy: Taxonomy, *, confident: float = 1.01,
-              page_stance: dict[str, float] | None = None) -> ArticleSummary:
+def summarise(
+    results: list[SentenceResult], taxonomy: Taxonomy, *, confident: float = 1.01, page_stance: dict[str, float] | None = None
+) -> ArticleSummary:
     n = len(results)
     myths = [r for r in results if r.label == "myth"]
     acc = sum(r.label == "accurate" for r in results)
@@ -195,31 +224,51 @@ def summarise(results: list[SentenceResult], taxonomy: Taxonomy, *, confident: f
         top, p = max(page_stance.items(), key=lambda kv: kv[1])
         stance = f" The page reads as {STANCE_WORDS.get(top, top)} (page model: {p:.2f})."
     if assessment == "no-myths":
-        verdict = (f"No myth assertions found in {n} {_plural(n, 'sentence')}"
-                   + (f"; {acc} {_plural(acc, 'sentence')} match the research record." if acc else ".")) + stance
+        verdict = (
+            f"No myth assertions found in {n} {plural(n, 'sentence')}"
+            + (f"; {acc} {plural(acc, 'sentence')} match the research record." if acc else ".")
+        ) + stance
         if review:
-            verdict += f" {review} borderline {_plural(review, 'sentence')} marked for review."
+            verdict += f" {review} borderline {plural(review, 'sentence')} marked for review."
     elif assessment == "check":
-        verdict = (f"Possible myths: {len(myths)} of {n} {_plural(n, 'sentence')} may assert a misconception, "
-                   f"{'none' if not confident_n else 'only one'} with high confidence.{stance} "
-                   "Check the flagged sentences; the article as a whole does not read as repeating myths.")
+        verdict = (
+            f"Possible myths: {len(myths)} of {n} {plural(n, 'sentence')} may assert a misconception, "
+            f"{'none' if not confident_n else 'only one'} with high confidence.{stance} "
+            "Check the flagged sentences; the article as a whole does not read as repeating myths."
+        )
     else:
         top = ", ".join(f"{(taxonomy.get(c).name if taxonomy.get(c) else c)} ({k})" for c, k in cats.most_common(3))
         level = "Repeats myths heavily" if share >= 0.2 or len(myths) >= 5 else "Repeats myths"
-        verdict = (f"{level}: {len(myths)} of {n} {_plural(n, 'sentence')} ({share:.0%}) assert a misconception"
-                   f" ({confident_n} with high confidence)" + (f", mostly {top}" if top else "") + "."
-                   + stance + " Check them against the corrections before publishing.")
-    return ArticleSummary(sentences=n, myths=len(myths), myth_share=round(share, 4), accurate=acc, review=review,
-                          categories=dict(cats.most_common()), verdict=verdict, assessment=assessment,
-                          confident_myths=confident_n, page_stance=page_stance)
+        verdict = (
+            f"{level}: {len(myths)} of {n} {plural(n, 'sentence')} ({share:.0%}) assert a misconception"
+            f" ({confident_n} with high confidence)"
+            + (f", mostly {top}" if top else "")
+            + "."
+            + stance
+            + " Check them against the corrections before publishing."
+        )
+    return ArticleSummary(
+        sentences=n,
+        myths=len(myths),
+        myth_share=round(share, 4),
+        accurate=acc,
+        review=review,
+        categories=dict(cats.most_common()),
+        verdict=verdict,
+        assessment=assessment,
+        confident_myths=confident_n,
+        page_stance=page_stance,
+    )
 
 
-STANCE_WORDS = {"repeats-myths": "repeating myths", "research-based": "research-based", "state-media": "state media",
-                "official": "an official text", "forum": "a forum post", "mixed": "mixed"}
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
+STANCE_WORDS = {
+    "repeats-myths": "repeating myths",
+    "research-based": "research-based",
+    "state-media": "state media",
+    "official": "an official text",
+    "forum": "a forum post",
+    "mixed": "mixed",
+}
 
 
 _DEFAULT: dict[str, Scorer] = {}

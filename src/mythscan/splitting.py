@@ -53,7 +53,11 @@ def _merge_abbreviations(line: str, spans: list[tuple[int, int]]) -> list[tuple[
             # a run of merges quadratic
             prev = line[max(merged[-1][0], merged[-1][1] - 16) : merged[-1][1]]
             nxt = line[s:e].lstrip()
-            if _NO_SPLIT_AFTER.search(prev) and nxt[:1] and (nxt[:1].islower() or nxt[:1].isdigit() or prev.endswith(("Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Sen.", "Gov.", "St."))):
+            if (
+                _NO_SPLIT_AFTER.search(prev)
+                and nxt[:1]
+                and (nxt[:1].islower() or nxt[:1].isdigit() or prev.endswith(("Mr.", "Mrs.", "Ms.", "Dr.", "Prof.", "Sen.", "Gov.", "St.")))
+            ):
                 merged[-1][1] = e
                 continue
         merged.append([s, e])
@@ -129,5 +133,7 @@ def split_article(text: str) -> tuple[list[Span], str | None]:
     if len(spans) <= MAX_SENTENCES:
         return spans, None
     cut = spans[MAX_SENTENCES].start
-    return spans[:MAX_SENTENCES], (f"the text has more than {MAX_SENTENCES:,} sentences: only the first {MAX_SENTENCES:,} were scored "
-                                   f"(the last {len(text) - cut:,} of {len(text):,} characters were not); split long documents into articles")
+    return spans[:MAX_SENTENCES], (
+        f"the text has more than {MAX_SENTENCES:,} sentences: only the first {MAX_SENTENCES:,} were scored "
+        f"(the last {len(text) - cut:,} of {len(text):,} characters were not); split long documents into articles"
+    )

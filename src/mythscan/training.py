@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .augment import swap_names
 from .errors import ConfigError
 from .models import LABELS, Decision, make_model
 from .paths import models_dir, training_dir
-
 
 CV_GROUPS = ("group", "batch")
 
@@ -27,12 +27,16 @@ def fold_groups(cfg: "TrainConfig", train_df, folds: int | None = None) -> list[
     model's inner folds are its ``params.folds``)."""
     folds = cfg.cv_folds if folds is None else folds
     if cfg.cv_group not in train_df.columns:
-        raise ConfigError(f"cv_group = {cfg.cv_group!r} but the label file has no `{cfg.cv_group}` column",
-                          hint='use cv_group = "group" or add the column')
+        raise ConfigError(
+            f"cv_group = {cfg.cv_group!r} but the label file has no `{cfg.cv_group}` column",
+            hint='use cv_group = "group" or add the column',
+        )
     groups = train_df[cfg.cv_group].astype(str)
     if groups.nunique() < folds:
-        raise ConfigError(f"cv_group = {cfg.cv_group!r}: {groups.nunique()} distinct values for {folds} folds",
-                          hint="use fewer folds (cv_folds, or params.folds for a stack) or cv_group = \"group\"")
+        raise ConfigError(
+            f"cv_group = {cfg.cv_group!r}: {groups.nunique()} distinct values for {folds} folds",
+            hint='use fewer folds (cv_folds, or params.folds for a stack) or cv_group = "group"',
+        )
     return groups.tolist()
 
 
@@ -50,8 +54,10 @@ def check_model_spec(kind, params, prefix: str = "") -> None:
     if kind == "stack" and "base" in params:
         base = params["base"]
         if not isinstance(base, dict) or "kind" not in base:
-            raise ConfigError(f"`{prefix}params.base` needs a `kind` (a table: [{prefix}params.base] kind = \"ensemble\"), found {base!r}",
-                              hint=f"choose one of {kinds}")
+            raise ConfigError(
+                f'`{prefix}params.base` needs a `kind` (a table: [{prefix}params.base] kind = "ensemble"), found {base!r}',
+                hint=f"choose one of {kinds}",
+            )
         check_model_spec(base["kind"], base.get("params", {}), f"{prefix}params.base.")
     if kind == "ensemble":
         members = params.get("members", ["embed", "tfidf"])
@@ -100,12 +106,14 @@ class TrainConfig:
 
     def __post_init__(self):  # configs built in code are checked too, not only files
         if self.cv_group not in CV_GROUPS:
-            raise ConfigError(f"cv_group must be one of {list(CV_GROUPS)}, got {self.cv_group!r}",
-                              hint='"group" folds by paraphrase group, "batch" by label batch')
+            raise ConfigError(
+                f"cv_group must be one of {list(CV_GROUPS)}, got {self.cv_group!r}",
+                hint='"group" folds by paraphrase group, "batch" by label batch',
+            )
         check_model_spec(self.kind, self.params)
         for key, items in (("sources", self.sources), ("pages", self.pages)):
             if not isinstance(items, list) or any(not isinstance(x, dict) or "path" not in x for x in items):
-                raise ConfigError(f"`{key}` must be a list of tables with a `path` ([[{key}]] path = \"...\")")
+                raise ConfigError(f'`{key}` must be a list of tables with a `path` ([[{key}]] path = "...")')
         for src in self.sources:
             if not isinstance(src.get("weight", 1.0), (int, float)) or src.get("weight", 1.0) <= 0:
                 raise ConfigError(f"sources: weight of {src['path']} must be a positive number")
@@ -113,7 +121,6 @@ class TrainConfig:
             raise ConfigError("`selection` must be a list of file paths")
         if not self.use_labels and not self.sources:
             raise ConfigError("use_labels = false needs at least one [[sources]] file")
-
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
@@ -187,8 +194,13 @@ def cross_validate(cfg: TrainConfig, train_df, *, progress=None) -> dict:
     def run_fold(tr, va):
         model = make_model(cfg.kind, dict(cfg.params))
         model.label_only = True  # only the label probabilities are used
-        model.fit([texts[i] for i in tr], labels[tr], [cats[i] for i in tr],
-                  sample_weight=weights[tr] if model.uses_weights else None)
+        model.fit(
+            [texts[i] for i in tr],
+            labels[tr],
+            [cats[i] for i in tr],
+            sample_weight=weights[tr] if model.uses_weights else None,
+            augment=swap_names,
+        )
         return model._raw_proba([texts[i] for i in va])[0]
 
     # TF-IDF folds are independent CPU work: run them in parallel processes. Encoder-based kinds
@@ -203,7 +215,7 @@ def cross_validate(cfg: TrainConfig, train_df, *, progress=None) -> dict:
             results.append(run_fold(tr, va))
             if progress:
                 progress(k + 1, cfg.cv_folds)
-    for k, ((tr, va), proba) in enumerate(zip(splits, results)):
+    for k, ((_tr, va), proba) in enumerate(zip(splits, results)):
         oof[va] = proba
         fold_ids[va] = k
     return summarise_oof(cfg, oof, labels, fold_ids, rows=_decision_rows(train_df))
@@ -239,12 +251,21 @@ def summarise_oof(cfg: TrainConfig, oof: np.ndarray, labels: np.ndarray, fold_id
         m = fold_ids == k
         fm = compute_metrics(labels[m], decide(cal[m], threshold), cal[m])
         per_fold.append({"myth_f1": fm["myth"]["f1"], "macro_f1": fm["macro_f1"], "ece": fm["ece"]})
-    summary = {k: {"mean": round(float(np.mean([f[k] for f in per_fold])), 4), "std": round(float(np.std([f[k] for f in per_fold])), 4)}
-               for k in per_fold[0]}
+    summary = {
+        k: {"mean": round(float(np.mean([f[k] for f in per_fold])), 4), "std": round(float(np.std([f[k] for f in per_fold])), 4)}
+        for k in per_fold[0]
+    }
     from .evaluation import average_precision
 
-    return {"folds": len(per_fold), "temperature": round(temperature, 4), "threshold": threshold, "per_fold": per_fold, "summary": summary,
-            "rows": int(len(labels)), "myth_ap": round(average_precision(labels == "myth", cal[:, LABELS.index("myth")]), 4)}
+    return {
+        "folds": len(per_fold),
+        "temperature": round(temperature, 4),
+        "threshold": threshold,
+        "per_fold": per_fold,
+        "summary": summary,
+        "rows": int(len(labels)),
+        "myth_ap": round(average_precision(labels == "myth", cal[:, LABELS.index("myth")]), 4),
+    }
 
 
 def training_frame(cfg: TrainConfig, labels_path=None, *, log=None, real_fraction: float = 1.0):
@@ -264,8 +285,10 @@ def training_frame(cfg: TrainConfig, labels_path=None, *, log=None, real_fractio
         batches = train_df["batch"].astype(str) if "batch" in train_df.columns else None
         unknown = sorted(set(excluded) - set(batches if batches is not None else []))
         if unknown:
-            raise ConfigError(f"exclude_batches: no train sentences in batch(es) {unknown}",
-                              hint="the `batch` column of the label file holds the batch names")
+            raise ConfigError(
+                f"exclude_batches: no train sentences in batch(es) {unknown}",
+                hint="the `batch` column of the label file holds the batch names",
+            )
         train_df = train_df[~batches.isin(excluded)].reset_index(drop=True)
     frames, used = [], []
     if cfg.use_labels and not train_df.empty:
@@ -291,8 +314,15 @@ def training_frame(cfg: TrainConfig, labels_path=None, *, log=None, real_fractio
             real = real[real["article"].isin(set(pages[: max(2, round(len(pages) * real_fraction))]))].reset_index(drop=True)
         real["origin"], real["weight"], real["fold"] = "real", float(src.get("weight", 1.0)), real["article"]
         frames.append(real)
-        used.append({"path": str(src["path"]), "rows": int(len(real)), "articles": int(real["article"].nunique()),
-                     "weight": float(src.get("weight", 1.0)), "sha256": file_digest(path)})
+        used.append(
+            {
+                "path": str(src["path"]),
+                "rows": int(len(real)),
+                "articles": int(real["article"].nunique()),
+                "weight": float(src.get("weight", 1.0)),
+                "sha256": file_digest(path),
+            }
+        )
     pages = []
     for spec in cfg.pages:
         path = resolve_data_path(spec["path"])
@@ -303,8 +333,10 @@ def training_frame(cfg: TrainConfig, labels_path=None, *, log=None, real_fractio
         pages += got
         used.append({"path": str(spec["path"]), "pages": len(got), "sha256": file_digest(path)})
     if not frames:
-        raise ConfigError("nothing to train on: the train split is empty and no source file is present",
-                          hint="check the `split` column of the label files, or the config's [[sources]] paths")
+        raise ConfigError(
+            "nothing to train on: the train split is empty and no source file is present",
+            hint="check the `split` column of the label files, or the config's [[sources]] paths",
+        )
     cols = ["text", "label", "category", "context_before", "article", "stance", "origin", "weight", "fold", "split", "ambiguous"]
     df = pd.concat([f.reindex(columns=cols).astype({c: object for c in cols if c != "weight"}) for f in frames], ignore_index=True)
     df["weight"] = df["weight"].astype(float)
@@ -313,8 +345,16 @@ def training_frame(cfg: TrainConfig, labels_path=None, *, log=None, real_fractio
     return df, test_df, pages, used
 
 
-def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = None, out_dir: str | Path | None = None,
-          evaluate_test: bool = True, progress=None, log=None, real_fraction: float = 1.0):
+def train(
+    config: TrainConfig | str | Path,
+    *,
+    labels_path: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    evaluate_test: bool = True,
+    progress=None,
+    log=None,
+    real_fraction: float = 1.0,
+):
     """Train a model from a config; returns (model, path, meta). ``log`` receives notes (e.g. an
     absent real-coverage source); ``real_fraction`` < 1 trains on that share of the real pages."""
     from .data import data_hash
@@ -329,43 +369,82 @@ def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = 
     cats = [c or None for c in train_df["category"]]
     decision_rows = _decision_rows(train_df)
     if model.reads_context:
-        model.fit(train_df, labels, cats, groups=train_df["fold"].tolist(), sample_weight=weights,
-                  real=(train_df["origin"] == "real").to_numpy(), origin=train_df["origin"].tolist(),
-                  stance=train_df["stance"].tolist(), pages=pages)
+        model.fit(
+            train_df,
+            labels,
+            cats,
+            groups=train_df["fold"].tolist(),
+            sample_weight=weights,
+            real=(train_df["origin"] == "real").to_numpy(),
+            origin=train_df["origin"].tolist(),
+            stance=train_df["stance"].tolist(),
+            pages=pages,
+            augment=swap_names,
+        )
         rows = model.oof_rows_
         chosen = decision_rows[rows] if decision_rows is not None else None
         cv = summarise_oof(cfg, model.oof_proba_, labels[rows], model.oof_folds_, rows=chosen)
         if getattr(model, "alone_thresholds_", None):
-            cv["alone"] = {"best_threshold_in_article": model.alone_thresholds_[0], "best_threshold_alone": model.alone_thresholds_[1],
-                           "myth_logit_shift": round(model.alone_shift, 4)}
+            cv["alone"] = {
+                "best_threshold_in_article": model.alone_thresholds_[0],
+                "best_threshold_alone": model.alone_thresholds_[1],
+                "myth_logit_shift": round(model.alone_shift, 4),
+            }
     elif model.uses_groups:
         # the stacked kind cross-validates by group inside fit; its out-of-fold predictions give
         # the threshold and calibration, so the whole stack is not cross-validated a second time
         if len(set(train_df["fold"])) < model.inner_folds:
-            raise ConfigError(f"cv_group = {cfg.cv_group!r}: {len(set(train_df['fold']))} distinct values for {model.inner_folds} folds",
-                              hint="use fewer folds (params.folds for a stack) or cv_group = \"group\"")
-        model.fit(train_df["text"].tolist(), labels, cats, groups=train_df["fold"].tolist(),
-                  sample_weight=weights if model.uses_weights else None)
+            raise ConfigError(
+                f"cv_group = {cfg.cv_group!r}: {len(set(train_df['fold']))} distinct values for {model.inner_folds} folds",
+                hint='use fewer folds (params.folds for a stack) or cv_group = "group"',
+            )
+        model.fit(
+            train_df["text"].tolist(),
+            labels,
+            cats,
+            groups=train_df["fold"].tolist(),
+            sample_weight=weights if model.uses_weights else None,
+            augment=swap_names,
+        )
         cv = summarise_oof(cfg, model.oof_proba_, labels, model.oof_folds_, rows=decision_rows)
     else:
         cv = cross_validate(cfg, train_df, progress=progress) if cfg.cv_folds >= 2 and (cfg.tune_threshold or cfg.calibrate) else None
-        model.fit(train_df["text"].tolist(), labels, cats, sample_weight=weights if model.uses_weights else None)
-    model.decision = Decision(threshold=cv["threshold"] if cv else cfg.threshold, review_band=cfg.review_band,
-                              temperature=cv["temperature"] if cv else 1.0)
+        model.fit(train_df["text"].tolist(), labels, cats, sample_weight=weights if model.uses_weights else None, augment=swap_names)
+    model.decision = Decision(
+        threshold=cv["threshold"] if cv else cfg.threshold, review_band=cfg.review_band, temperature=cv["temperature"] if cv else 1.0
+    )
     decision = model.decision
     train_seconds = round(time.perf_counter() - t0, 2)
     written = train_df[train_df["origin"] == "labels"]
     meta: dict = {
-        "description": cfg.description, "config": cfg.__dict__,
-        "data_hash": data_hash(written) if not written.empty else None, "sources": used,
-        "test_data_hash": data_hash(test_df) if not test_df.empty else None, "train_sentences": int(len(train_df)),
-        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "training_seconds": train_seconds,
-        "decision": decision.__dict__, "cv": cv,
+        "description": cfg.description,
+        "config": cfg.__dict__,
+        "data_hash": data_hash(written) if not written.empty else None,
+        "sources": used,
+        "test_data_hash": data_hash(test_df) if not test_df.empty else None,
+        "train_sentences": int(len(train_df)),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "training_seconds": train_seconds,
+        "decision": decision.__dict__,
+        "cv": cv,
     }
     if evaluate_test and not test_df.empty:
         m, _ = evaluate_model(model, test_df)
         meta["test_metrics"] = headline(m)
-        meta["test_metrics_full"] = {k: m[k] for k in ("myth", "per_label", "per_category", "contrast_pairs", "confusion", "ece_myth", "keyword_baseline_myth", "keyword_baseline_pairs_myth") if k in m}
+        meta["test_metrics_full"] = {
+            k: m[k]
+            for k in (
+                "myth",
+                "per_label",
+                "per_category",
+                "contrast_pairs",
+                "confusion",
+                "ece_myth",
+                "keyword_baseline_myth",
+                "keyword_baseline_pairs_myth",
+            )
+            if k in m
+        }
     high, where = choose_high_threshold(model, cfg, oof=(cv, train_df, model), log=log)
     model.decision.high_threshold = high
     meta["decision"] = model.decision.__dict__
@@ -376,17 +455,17 @@ def train(config: TrainConfig | str | Path, *, labels_path: str | Path | None = 
         path = Path(out_dir)
     else:
         from .fileio import atomic_write_text
-        from .registry import new_version
+        from .models import registry
 
-        meta["version"] = new_version()
+        meta["version"] = registry.new_version()
         path = models_dir() / cfg.name / meta["version"]
     model.save(path, meta)
     if not out_dir:
-        from .registry import default_name_of
+        from .models import registry
 
         # `--model NAME` means NAME/CURRENT: while a version of NAME is the default it stays on the
         # default (it moves when a version is promoted, registry.set_default); otherwise the newest
-        if default_name_of(cfg.name) is None:
+        if registry.default_name_of(cfg.name) is None:
             atomic_write_text(models_dir() / cfg.name / "CURRENT", meta["version"] + "\n")
     return model, path, meta
 
@@ -439,7 +518,9 @@ def choose_high_threshold(model, cfg: TrainConfig, *, oof=None, log=None) -> tup
             if t is not None:
                 return max(t, model.decision.threshold), f"{Path(f).name} (unambiguous rows)"
             if log:
-                log(f"note: no threshold reaches precision {cfg.high_precision} on {f}; the high-precision point is the threshold + review band")
+                log(
+                    f"note: no threshold reaches precision {cfg.high_precision} on {f}; the high-precision point is the threshold + review band"
+                )
             return fallback, "fallback"
     cv = oof[0] if oof else None
     if cv is not None and getattr(model, "oof_proba_", None) is not None:

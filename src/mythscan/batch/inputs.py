@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlparse
 
-from .errors import InputError
-from .reading import HTML_SUFFIXES, MAX_BYTES, is_url
-from .rows import check_regular, csv_records, csv_text, iter_jsonl, mb, open_binary
+from ..errors import InputError
+from ..reading import HTML_SUFFIXES, MAX_BYTES, is_url
+from ..rows import check_regular, csv_records, csv_text, iter_jsonl, mb, open_binary
 
 ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".text"} | HTML_SUFFIXES
 TABLE_SUFFIXES = {".csv", ".csv.gz", ".tsv", ".jsonl", ".jsonl.gz", ".ndjson", ".parquet"}
@@ -96,6 +96,7 @@ class RawItem:
 # or looping links, directories that cannot be listed, and anything that is not a regular file (a
 # named pipe would block the run forever). None of these stops the run.
 
+
 def _wanted(name: str) -> bool:
     return not name.startswith(".") and (suffix_of(name) in ARTICLE_SUFFIXES or suffix_of(name) in WARC_SUFFIXES)
 
@@ -161,8 +162,10 @@ def _glob_base(pattern: str) -> Path:
 
 def _expand(inp: str, exclude: Path | None, follow: bool = False) -> list:
     if is_url(inp):
-        raise InputError(f"{inp}: batch reads files, directories and globs, not URLs",
-                         hint="score a page with `mythscan score URL`, or fetch the pages first (curl, wget, a crawler's WARC files) and batch the files")
+        raise InputError(
+            f"{inp}: batch reads files, directories and globs, not URLs",
+            hint="score a page with `mythscan score URL`, or fetch the pages first (curl, wget, a crawler's WARC files) and batch the files",
+        )
     if any(ch in inp for ch in "*?["):
         matches = sorted(glob.glob(inp, recursive=True))
         if not matches:
@@ -189,8 +192,9 @@ def _expand(inp: str, exclude: Path | None, follow: bool = False) -> list:
             raise InputError(f"{inp}: could not list the directory ({exc.strerror or exc})") from None
         files = _walk(p, exclude, follow)
         if not files:
-            raise InputError(f"{inp}: the directory holds no .txt, .md, .html or .warc(.gz) files",
-                             hint="pass tables (.csv/.jsonl/.parquet) by name")
+            raise InputError(
+                f"{inp}: the directory holds no .txt, .md, .html or .warc(.gz) files", hint="pass tables (.csv/.jsonl/.parquet) by name"
+            )
         return files
     check_regular(p, inp)  # named as an input: a pipe or device is an error up front
     return [p]
@@ -200,7 +204,7 @@ def _sniff_encoding(path: Path) -> str:
     """utf-8 unless the first MB says otherwise (then the detected code page)."""
     import codecs
 
-    from .reading import decode_bytes
+    from ..reading import decode_bytes
 
     with open_binary(path) as fh:
         head = fh.read(1 << 20)
@@ -239,8 +243,14 @@ def table_columns(path: Path) -> list[str] | None:
         return None
 
 
-def discover(inputs: list[str], *, text_column: str | None = None, id_column: str | None = None,
-             exclude: Path | None = None, follow_symlinks: bool = False) -> list[Source]:
+def discover(
+    inputs: list[str],
+    *,
+    text_column: str | None = None,
+    id_column: str | None = None,
+    exclude: Path | None = None,
+    follow_symlinks: bool = False,
+) -> list[Source]:
     """Expand INPUTs into sources; every table's columns are checked here, before any work."""
     if not inputs:
         raise InputError("no inputs given", hint="give files, directories, globs, tables or WARC files")
@@ -276,8 +286,10 @@ def discover(inputs: list[str], *, text_column: str | None = None, id_column: st
                     if tcol is None:
                         tcol = next((c for c in TEXT_COLUMNS if c in cols), None)
                         if tcol is None:
-                            raise InputError(f"{p}: no text column (looked for {', '.join(TEXT_COLUMNS)}); found {cols[:20]}",
-                                             hint="pass --text-column NAME")
+                            raise InputError(
+                                f"{p}: no text column (looked for {', '.join(TEXT_COLUMNS)}); found {cols[:20]}",
+                                hint="pass --text-column NAME",
+                            )
                     elif tcol not in cols:
                         raise InputError(f"{p}: no column {tcol!r}; found {cols[:20]}", hint="pass --text-column NAME")
                     if icol is not None and icol not in cols:
@@ -286,8 +298,10 @@ def discover(inputs: list[str], *, text_column: str | None = None, id_column: st
                         icol = "id"
                 sources.append(Source(str(p), "table", st.st_size, st.st_mtime_ns, tcol or "text", icol))
             elif suffix == ".json":
-                raise InputError(f"{p}: JSON arrays are not read; give JSON Lines (.jsonl), one article object per line",
-                                 hint="convert with: jq -c '.[]' FILE.json > FILE.jsonl")
+                raise InputError(
+                    f"{p}: JSON arrays are not read; give JSON Lines (.jsonl), one article object per line",
+                    hint="convert with: jq -c '.[]' FILE.json > FILE.jsonl",
+                )
             else:
                 sources.append(Source(str(p), "file", st.st_size, st.st_mtime_ns))
     if not sources:
@@ -303,6 +317,7 @@ def fingerprint(sources: list[Source]) -> str:
 
 
 # --- streaming ------------------------------------------------------------------------------------
+
 
 def _meta_value(v) -> str | None:
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -371,16 +386,27 @@ def _parquet_rows(src: Source) -> Iterator[tuple[dict, float]]:
         per_row = rg.total_byte_size / max(rg.num_rows, 1)
         if per_row > MAX_BYTES:
             done += rg.num_rows
-            yield {"__error__": f"row group {g + 1} ({rg.num_rows} rows): rows average {mb(int(per_row))}, over the "
-                                f"{mb(MAX_BYTES)} limit for one row (skipped)"}, done / total
+            yield (
+                {
+                    "__error__": f"row group {g + 1} ({rg.num_rows} rows): rows average {mb(int(per_row))}, over the "
+                    f"{mb(MAX_BYTES)} limit for one row (skipped)"
+                },
+                done / total,
+            )
             continue
         size = max(1, min(512, int(64 * 1024 * 1024 // max(per_row, 1))))
         for batch in pf.iter_batches(batch_size=size, row_groups=[g]):
             for row in batch.to_pylist():
                 done += 1
                 big = next((k for k, v in row.items() if isinstance(v, (str, bytes)) and len(v) > MAX_BYTES), None)
-                yield ({"__error__": f"row {done}: the {big!r} value is over the {mb(MAX_BYTES)} limit for one row"}
-                       if big is not None else row), done / total
+                yield (
+                    (
+                        {"__error__": f"row {done}: the {big!r} value is over the {mb(MAX_BYTES)} limit for one row"}
+                        if big is not None
+                        else row
+                    ),
+                    done / total,
+                )
 
 
 def _reason(exc: Exception) -> str:
@@ -409,14 +435,16 @@ def _iter_table(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]
                     item.error = f"row {n + 1}: the {src.text_column!r} column is empty"
                 else:
                     item.data = bytes(text) if isinstance(text, (bytes, bytearray)) else text.encode("utf-8", errors="replace")
-                item.meta = {str(k): v for k, v in ((k, _meta_value(v)) for k, v in row.items()
-                                                      if k not in (src.text_column, src.id_column)) if v is not None}
+                item.meta = {
+                    str(k): v
+                    for k, v in ((k, _meta_value(v)) for k, v in row.items() if k not in (src.text_column, src.id_column))
+                    if v is not None
+                }
                 item.url = item.meta.get("url")
             n += 1
             yield item
     except Exception as exc:  # truncated gzip, malformed CSV/Parquet: report, keep what was read
-        yield RawItem(fi, n, f"{src.path}#{n + 1}", src.path, pos=base + src.size,
-                      error=f"could not read past row {n}: {_reason(exc)}")
+        yield RawItem(fi, n, f"{src.path}#{n + 1}", src.path, pos=base + src.size, error=f"could not read past row {n}: {_reason(exc)}")
 
 
 def _iter_warc(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]:
@@ -440,8 +468,9 @@ def _iter_warc(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]:
                 url = rec.rec_headers.get_header("WARC-Target-URI")
                 rid = (rec.rec_headers.get_header("WARC-Record-ID") or "").strip("<>") or f"{src.path}#{n + 1}"
                 item = RawItem(fi, n, rid, src.path, url=url, html=True)
-                item.meta = {k: v for k, v in (("url", url), ("warc_date", rec.rec_headers.get_header("WARC-Date")),
-                                               ("outlet", outlet_of(url))) if v}
+                item.meta = {
+                    k: v for k, v in (("url", url), ("warc_date", rec.rec_headers.get_header("WARC-Date")), ("outlet", outlet_of(url))) if v
+                }
                 if rec.rec_type == "response" and rec.http_headers is not None:
                     status = rec.http_headers.get_statuscode()
                     ctype = rec.http_headers.get_header("Content-Type") or ""
@@ -469,8 +498,14 @@ def _iter_warc(src: Source, fi: int, base: int, skip: int) -> Iterator[RawItem]:
                 n += 1
                 yield item
     except Exception as exc:  # truncated gzip, not a WARC: report, keep the records read so far
-        yield RawItem(fi, n, f"{src.path}#{n + 1}", src.path, pos=base + src.size,
-                      error=f"truncated or corrupt WARC after {n} record(s): {_reason(exc)}")
+        yield RawItem(
+            fi,
+            n,
+            f"{src.path}#{n + 1}",
+            src.path,
+            pos=base + src.size,
+            error=f"truncated or corrupt WARC after {n} record(s): {_reason(exc)}",
+        )
 
 
 def iter_source(src: Source, fi: int, base: int = 0, skip: int = 0) -> Iterator[RawItem]:

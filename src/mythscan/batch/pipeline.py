@@ -15,19 +15,16 @@ import hashlib
 import json
 import os
 import re
-import signal
-import time
 import unicodedata
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .batch_filter import Prefilter
-from .batch_inputs import RawItem, Source, discover, fingerprint, iter_items, outlet_of
-from .errors import InputError
-from .fileio import atomic_write_bytes, atomic_write_text
+from ..errors import InputError
+from ..fileio import atomic_write_bytes, atomic_write_text
+from .inputs import RawItem, Source, fingerprint, outlet_of
+from .prefilter import Prefilter
 
 MANIFEST = "manifest.json"
 PARTS = "_parts"
@@ -38,16 +35,44 @@ TOOL = "mythscan batch"
 CRASH_ENV = "MYTHSCAN_BATCH_CRASH_AFTER"  # tests only: SIGKILL this process after N parts
 
 ARTICLE_FIELDS = [  # fixed columns of articles.*; every other metadata column follows as a string
-    ("article_id", "string"), ("input", "string"), ("outlet", "string"), ("date", "string"), ("date_source", "string"), ("year", "int64"),
-    ("title", "string"), ("url", "string"), ("sentences", "int64"), ("candidates", "int64"), ("myths", "int64"),
-    ("accurate", "int64"), ("review", "int64"), ("myth_share", "float64"), ("categories", "string"),
-    ("verdict", "string"), ("assessment", "string"), ("confident_myths", "int64"), ("stance", "string"),
-    ("stance_probability", "float64"), ("topical", "bool"), ("chars", "int64"), ("text_hash", "string"), ("warnings", "string"),
-    ("file_idx", "int64"), ("item_idx", "int64"),
+    ("article_id", "string"),
+    ("input", "string"),
+    ("outlet", "string"),
+    ("date", "string"),
+    ("date_source", "string"),
+    ("year", "int64"),
+    ("title", "string"),
+    ("url", "string"),
+    ("sentences", "int64"),
+    ("candidates", "int64"),
+    ("myths", "int64"),
+    ("accurate", "int64"),
+    ("review", "int64"),
+    ("myth_share", "float64"),
+    ("categories", "string"),
+    ("verdict", "string"),
+    ("assessment", "string"),
+    ("confident_myths", "int64"),
+    ("stance", "string"),
+    ("stance_probability", "float64"),
+    ("topical", "bool"),
+    ("chars", "int64"),
+    ("text_hash", "string"),
+    ("warnings", "string"),
+    ("file_idx", "int64"),
+    ("item_idx", "int64"),
 ]
 SENTENCE_FIELDS = [
-    ("article_id", "string"), ("sentence", "int64"), ("start", "int64"), ("end", "int64"), ("text", "string"),
-    ("label", "string"), ("myth_probability", "float64"), ("category", "string"), ("review", "bool"), ("filtered", "bool"),
+    ("article_id", "string"),
+    ("sentence", "int64"),
+    ("start", "int64"),
+    ("end", "int64"),
+    ("text", "string"),
+    ("label", "string"),
+    ("myth_probability", "float64"),
+    ("category", "string"),
+    ("review", "bool"),
+    ("filtered", "bool"),
 ]
 ERROR_FIELDS = ["input", "id", "position", "reason"]
 _OUTLET_KEYS = ("outlet", "source", "publication", "publisher", "site", "sitename", "domain", "hostname")
@@ -86,6 +111,7 @@ class BatchOptions:
 
 # --- per-article processing: pure functions shared by the local workers and the Ray stages --------
 
+
 def text_hash(text: str) -> str:
     """Hash of the normalised text (NFKC, case-folded, letters and digits only), for syndicated copies."""
     norm = " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
@@ -99,7 +125,7 @@ def _first(meta: dict, keys: Iterable[str]) -> str | None:
 
 def article_date(extracted: str | None, archive: dict) -> tuple[str | None, str]:
     """(date, date_source) of an article: see PUBLICATION_DATE_SOURCES."""
-    from .reading import parse_date
+    from ..reading import parse_date
 
     table = _first(archive, [k for k in _DATE_KEYS if k != "warc_date"])
     if table:
@@ -115,8 +141,8 @@ def article_date(extracted: str | None, archive: dict) -> tuple[str | None, str]
 
 def analyse(item: RawItem, pf: Prefilter) -> dict:
     """Extract, split and prefilter one raw item; classification comes later (`classify_records`)."""
-    from .reading import document_from_bytes
-    from .splitting import split_article
+    from ..reading import document_from_bytes
+    from ..splitting import split_article
 
     rec = {"file_idx": item.file_idx, "item_idx": item.item_idx, "article_id": item.article_id, "input": item.input}
     if item.error or item.skip:
@@ -137,14 +163,23 @@ def analyse(item: RawItem, pf: Prefilter) -> dict:
     date, meta["date_source"] = article_date(doc.date, item.meta)
     if date:
         meta["date"] = date
-    return {**rec, "status": "article", "meta": meta, "warnings": list(doc.warnings), "hash": text_hash(doc.text),
-            "chars": len(doc.text), "topical": topical, "spans": [(s.start, s.end, s.text) for s in spans], "cand": cand}
+    return {
+        **rec,
+        "status": "article",
+        "meta": meta,
+        "warnings": list(doc.warnings),
+        "hash": text_hash(doc.text),
+        "chars": len(doc.text),
+        "topical": topical,
+        "spans": [(s.start, s.end, s.text) for s in spans],
+        "cand": cand,
+    }
 
 
 def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[dict]:
     """Classify the candidate sentences of analysed records and turn each article into rows."""
-    from .models import Sentences
-    from .scoring import SentenceResult, summarise
+    from ..models import Sentences
+    from ..scoring import SentenceResult, summarise
 
     # every article's candidate sentences, each with the sentence before it in the article (even a
     # filtered one) as context and the article as its page: what `score` gives the model
@@ -170,25 +205,53 @@ def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[d
             s = next(results) if c else SentenceResult(text=text, label="other", myth_probability=0.0, probabilities={})
             sents.append(s)
             if all_sentences or s.label != "other" or s.review:
-                rows.append({"article_id": r["article_id"], "sentence": i, "start": start, "end": end, "text": text,
-                             "label": s.label, "myth_probability": float(s.myth_probability),
-                             "category": s.category, "review": bool(s.review), "filtered": not c})
+                rows.append(
+                    {
+                        "article_id": r["article_id"],
+                        "sentence": i,
+                        "start": start,
+                        "end": end,
+                        "text": text,
+                        "label": s.label,
+                        "myth_probability": float(s.myth_probability),
+                        "category": s.category,
+                        "review": bool(s.review),
+                        "filtered": not c,
+                    }
+                )
         sm = summarise(sents, scorer.taxonomy, confident=scorer.confident, page_stance=stances.get(f"{r['file_idx']}:{r['item_idx']}"))
         meta = r.pop("meta")
         url = meta.get("url")
         date = _first(meta, _DATE_KEYS)
         m = _YEAR.search(date or "")
-        row = {"article_id": r["article_id"], "input": r["input"], "outlet": _first(meta, _OUTLET_KEYS) or outlet_of(url),
-               "date": date, "date_source": meta.get("date_source") or "none", "year": int(m.group(1)) if m else None,
-               "title": meta.get("title"), "url": url,
-               "sentences": sm.sentences, "candidates": sum(cand),
-               "myths": sm.myths, "accurate": sm.accurate, "review": sm.review, "myth_share": sm.myth_share,
-               "categories": json.dumps(sm.categories, ensure_ascii=False), "verdict": sm.verdict,
-               "assessment": sm.assessment, "confident_myths": sm.confident_myths,
-               "stance": max(sm.page_stance, key=sm.page_stance.get) if sm.page_stance else None,
-               "stance_probability": max(sm.page_stance.values()) if sm.page_stance else None, "topical": r["topical"],
-               "chars": r["chars"], "text_hash": r["hash"], "warnings": "; ".join(r.pop("warnings")) or None,
-               "file_idx": r["file_idx"], "item_idx": r["item_idx"]}
+        row = {
+            "article_id": r["article_id"],
+            "input": r["input"],
+            "outlet": _first(meta, _OUTLET_KEYS) or outlet_of(url),
+            "date": date,
+            "date_source": meta.get("date_source") or "none",
+            "year": int(m.group(1)) if m else None,
+            "title": meta.get("title"),
+            "url": url,
+            "sentences": sm.sentences,
+            "candidates": sum(cand),
+            "myths": sm.myths,
+            "accurate": sm.accurate,
+            "review": sm.review,
+            "myth_share": sm.myth_share,
+            "categories": json.dumps(sm.categories, ensure_ascii=False),
+            "verdict": sm.verdict,
+            "assessment": sm.assessment,
+            "confident_myths": sm.confident_myths,
+            "stance": max(sm.page_stance, key=sm.page_stance.get) if sm.page_stance else None,
+            "stance_probability": max(sm.page_stance.values()) if sm.page_stance else None,
+            "topical": r["topical"],
+            "chars": r["chars"],
+            "text_hash": r["hash"],
+            "warnings": "; ".join(r.pop("warnings")) or None,
+            "file_idx": r["file_idx"],
+            "item_idx": r["item_idx"],
+        }
         fixed = {name for name, _ in ARTICLE_FIELDS}
         for k, v in meta.items():
             if k not in ("title", "url", "outlet", "date", "date_source"):
@@ -197,52 +260,18 @@ def classify_records(records: list[dict], scorer, all_sentences: bool) -> list[d
     return records
 
 
-_WORKER: dict = {}
-
-
-def _exit_with_parent(parent: int) -> None:
-    """Worker processes end when the main process dies (even by SIGKILL), instead of idling forever."""
-    import threading
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
 def limit_threads(threads: int) -> None:
     """Keep N worker processes from each starting one math thread per core (oversubscription made
     --workers 2 slower than 1 with the MiniLM models). Call before the model is loaded."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
-    from .encoder import set_threads
+    from ..models.encoder import set_threads
 
     set_threads(threads)
 
 
-def _init_worker(model: str | None, threshold: float | None, prefilter: bool, all_sentences: bool, home: str | None,
-                 parent: int | None = None, threads: int = 1) -> None:
-    if parent:
-        _exit_with_parent(parent)
-    limit_threads(threads)
-    if home:
-        os.environ["MYTHSCAN_HOME"] = home
-    from .scoring import Scorer
-
-    _WORKER.update(scorer=Scorer(model, threshold=threshold), pf=Prefilter(prefilter), all_sentences=all_sentences)
-
-
-def _extract_work(items: list[RawItem]) -> list[dict]:
-    return [analyse(it, _WORKER["pf"]) for it in items]
-
-
-def _classify_work(records: list[dict]) -> list[dict]:
-    return classify_records(records, _WORKER["scorer"], _WORKER["all_sentences"])
-
-
 # --- deduplication ----------------------------------------------------------------------------------
+
 
 class SeenHashes:
     """A set of 64-bit hashes in ~8 bytes each: a sorted numpy array plus a small recent set."""
@@ -294,6 +323,7 @@ def mark_duplicates(records: list[dict], seen: SeenHashes) -> None:
 
 # --- parts and manifest ------------------------------------------------------------------------------
 
+
 def _arrow_schema(fields, extra: Iterable[str] = ()):
     import pyarrow as pa
 
@@ -335,8 +365,10 @@ class PartStore:
 
         fixed = {n for n, _ in ARTICLE_FIELDS}
         extra = sorted({k for a in articles for k in a} - fixed)
-        for kind, rows, schema in (("articles.parquet", articles, _arrow_schema(ARTICLE_FIELDS, extra)),
-                                   ("sentences.parquet", sentences, _arrow_schema(SENTENCE_FIELDS))):
+        for kind, rows, schema in (
+            ("articles.parquet", articles, _arrow_schema(ARTICLE_FIELDS, extra)),
+            ("sentences.parquet", sentences, _arrow_schema(SENTENCE_FIELDS)),
+        ):
             buf = pa.BufferOutputStream()
             pq.write_table(pa.Table.from_pylist(rows, schema=schema), buf, compression="zstd")
             atomic_write_bytes(self.path(idx, kind), buf.getvalue().to_pybytes())
@@ -360,11 +392,12 @@ class PartStore:
 def part_rows(records: list[dict], seen: SeenHashes | None) -> tuple[list, list, list, dict]:
     """Articles, sentences and error rows of processed records in order; duplicates dropped and counted."""
     articles, sentences, errors = [], [], []
-    stats = {"items": len(records), "articles": 0, "duplicates": 0, "errors": 0, "skipped": {}, "sentences": 0,
-             "candidates": 0, "myths": 0}
+    stats = {"items": len(records), "articles": 0, "duplicates": 0, "errors": 0, "skipped": {}, "sentences": 0, "candidates": 0, "myths": 0}
     for r in records:
         if r["status"] == "error":
-            errors.append({"input": r["input"], "id": r["article_id"], "position": f"{r['file_idx']}:{r['item_idx']}", "reason": r["reason"]})
+            errors.append(
+                {"input": r["input"], "id": r["article_id"], "position": f"{r['file_idx']}:{r['item_idx']}", "reason": r["reason"]}
+            )
         elif r["status"] == "skip":
             key = r["reason"]
             stats["skipped"][key] = stats["skipped"].get(key, 0) + 1
@@ -402,8 +435,10 @@ def load_manifest(out: Path) -> dict | None:
     else:
         why = "no `tool` field"
     if not isinstance(m, dict) or m.get("tool") != TOOL or not isinstance(m.get("parts"), list):
-        raise InputError(f"{p}: not a mythscan batch manifest ({why})",
-                         hint="choose another --out directory; mythscan neither continues nor deletes a run it cannot prove is its own")
+        raise InputError(
+            f"{p}: not a mythscan batch manifest ({why})",
+            hint="choose another --out directory; mythscan neither continues nor deletes a run it cannot prove is its own",
+        )
     return m
 
 
@@ -458,26 +493,38 @@ def check_out(opts: "BatchOptions") -> None:
     if opts.resume:
         raise InputError(f"{out}: nothing to resume (no {MANIFEST})", hint="run without --resume")
     if out.exists() and _foreign_entries(out):
-        raise InputError(f"{out}: is not empty and holds no mythscan batch run (no {MANIFEST})",
-                         hint="choose a new or empty directory; --overwrite replaces only a mythscan run's own files")
+        raise InputError(
+            f"{out}: is not empty and holds no mythscan batch run (no {MANIFEST})",
+            hint="choose a new or empty directory; --overwrite replaces only a mythscan run's own files",
+        )
 
 
 def run_options(opts: BatchOptions, sources: list[Source]) -> dict:
     """Everything that decides the rows: a run continues only when all of it is unchanged."""
-    from .persistence import resolve_model_path
+    from ..models import resolve_model_path
 
     mpath = resolve_model_path(opts.model)
     config = (mpath / "config.json").read_bytes()
-    from .models import Decision
+    from ..models import Decision
 
     decision = Decision(**{k: v for k, v in json.loads(config).get("decision", {}).items() if k in Decision.__dataclass_fields__})
     if opts.precision not in ("balanced", "high"):
         raise InputError(f"unknown precision {opts.precision!r}", hint="choose balanced or high")
     threshold = opts.threshold if opts.threshold is not None else (decision.confident() if opts.precision == "high" else decision.threshold)
-    return {"inputs": fingerprint(sources), "n_inputs": len(sources), "model": str(mpath.resolve()),
-            "model_config": hashlib.sha256(config).hexdigest()[:16], "threshold": float(threshold),
-            "prefilter": opts.prefilter, "dedup": opts.dedup, "all_sentences": opts.all_sentences,
-            "text_column": opts.text_column, "id_column": opts.id_column, "chunk_size": opts.chunk_size, "engine": opts.engine}
+    return {
+        "inputs": fingerprint(sources),
+        "n_inputs": len(sources),
+        "model": str(mpath.resolve()),
+        "model_config": hashlib.sha256(config).hexdigest()[:16],
+        "threshold": float(threshold),
+        "prefilter": opts.prefilter,
+        "dedup": opts.dedup,
+        "all_sentences": opts.all_sentences,
+        "text_column": opts.text_column,
+        "id_column": opts.id_column,
+        "chunk_size": opts.chunk_size,
+        "engine": opts.engine,
+    }
 
 
 def prepare_output(opts: BatchOptions, run: dict) -> dict:
@@ -491,45 +538,41 @@ def prepare_output(opts: BatchOptions, run: dict) -> dict:
     elif old is not None and old.get("run") != run:
         prev = old.get("run") or {}
         diff = [k for k in sorted(set(run) | set(prev)) if run.get(k) != prev.get(k)]
-        raise InputError(f"{out}: holds results of a different run (differs in: {', '.join(diff)})",
-                         hint="use --overwrite to replace them, or choose another --out directory")
+        raise InputError(
+            f"{out}: holds results of a different run (differs in: {', '.join(diff)})",
+            hint="use --overwrite to replace them, or choose another --out directory",
+        )
     if old is not None:
         return old
-    manifest = {"version": MANIFEST_VERSION, "tool": TOOL, "run": run, "inputs": list(opts.inputs),
-                "started": _now(), "parts": [], "files": [], "seconds": 0.0, "complete": False}
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "tool": TOOL,
+        "run": run,
+        "inputs": list(opts.inputs),
+        "started": _now(),
+        "parts": [],
+        "files": [],
+        "seconds": 0.0,
+        "complete": False,
+    }
     write_manifest(out, manifest)
     return manifest
 
 
 def _lock(out: Path):
     """DIR/.lock while a batch writes there (removed afterwards); a second batch on DIR stops at once."""
-    from .fileio import file_lock
+    from ..fileio import file_lock
 
-    return file_lock(Path(out) / ".lock", timeout=0, busy=lambda: InputError(
-        f"{out}: another mythscan batch is writing to this directory", hint="wait for it, or use another --out"))
-
-
-# --- the local engine ----------------------------------------------------------------------------------
-
-def _chunks(stream: Iterator[RawItem], size: int) -> Iterator[list[RawItem]]:
-    buf: list[RawItem] = []
-    for item in stream:
-        buf.append(item)
-        if len(buf) >= size:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
+    return file_lock(
+        Path(out) / ".lock",
+        timeout=0,
+        busy=lambda: InputError(f"{out}: another mythscan batch is writing to this directory", hint="wait for it, or use another --out"),
+    )
 
 
-def _done(value) -> Future:
-    f: Future = Future()
-    f.set_result(value)
-    return f
-
-
-def commit_part(out: Path, manifest: dict, store: PartStore, articles, sentences, errors, stats: dict, *,
-                start, end, elapsed: float) -> dict:
+def commit_part(
+    out: Path, manifest: dict, store: PartStore, articles, sentences, errors, stats: dict, *, start, end, elapsed: float
+) -> dict:
     idx = len(manifest["parts"])
     store.write(idx, articles, sentences, errors)
     entry = {"part": idx, "start": list(start), "end": list(end), **stats, "seconds": round(elapsed, 3), "written": _now()}
@@ -537,142 +580,6 @@ def commit_part(out: Path, manifest: dict, store: PartStore, articles, sentences
     manifest["seconds"] = round(manifest.get("seconds", 0.0) + elapsed, 3)
     write_manifest(out, manifest)
     return entry
-
-
-def _maybe_crash(written: int) -> None:
-    n = os.environ.get(CRASH_ENV)
-    if n and n.isdigit() and written >= int(n):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def run_local(opts: BatchOptions, sources: list[Source], manifest: dict) -> None:
-    """Parts in input order. Per part: extract (workers), drop copies of earlier articles by text hash
-    (and, before extraction, byte-identical copies of articles of earlier parts), classify the rest
-    (workers), write. Copies are never classified; the rows are the same whatever --workers."""
-    out, store = Path(opts.out), PartStore(Path(opts.out))
-    parts = manifest["parts"]
-    start = tuple(parts[-1]["end"]) if parts else (0, 0)
-    seen = raw_seen = None
-    if opts.dedup:
-        seen, raw_seen = SeenHashes(), SeenHashes()
-        for h in store.hashes(parts):
-            seen.add(h)
-    total = sum(s.size for s in sources)
-    executor, pf = None, Prefilter(opts.prefilter)
-    if opts.workers > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        executor = ProcessPoolExecutor(opts.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                       initargs=(opts.model, manifest["run"]["threshold"], opts.prefilter, opts.all_sentences,
-                                                 os.environ.get("MYTHSCAN_HOME"), os.getpid(),
-                                                 max(1, (os.cpu_count() or 1) // opts.workers)))
-        scorer = None
-    else:
-        from .scoring import Scorer
-
-        scorer = Scorer(opts.model, threshold=manifest["run"]["threshold"])
-    written, clock = 0, time.perf_counter()
-
-    def submit(fn, work: list) -> list[Future]:
-        if not work:
-            return []
-        if executor is None:
-            return [_done([analyse(it, pf) for it in work] if fn is _extract_work else classify_records(work, scorer, opts.all_sentences))]
-        step = max(8, -(-len(work) // (opts.workers * 4)))
-        return [executor.submit(fn, work[i:i + step]) for i in range(0, len(work), step)]
-
-    def finish(pending) -> None:
-        nonlocal written, clock
-        items_first, items_last, futs, pos, copies, keys = pending
-        records = sorted([r for f in futs for r in f.result()] + copies, key=lambda r: (r["file_idx"], r["item_idx"]))
-        if seen is not None:
-            mark_duplicates(records, seen)
-            for r in records:
-                key = keys.get((r["file_idx"], r["item_idx"])) if r["status"] == "article" else None
-                if key:
-                    raw_seen.add(key)
-        records = [r for f in submit(_classify_work, records) for r in f.result()]
-        articles, sentences, errors, stats = part_rows(records, None)
-        now = time.perf_counter()
-        commit_part(out, manifest, store, articles, sentences, errors, stats, start=items_first,
-                    end=items_last, elapsed=now - clock)
-        clock, written = now, written + 1
-        if opts.progress:
-            opts.progress(stats["items"], stats["articles"], pos, total)
-        _maybe_crash(written)
-
-    try:
-        pending = None
-        for items in _chunks(iter_items(sources, start), opts.chunk_size):
-            todo, copies, keys = items, [], {}
-            if raw_seen is not None:  # byte-identical copies of articles of earlier parts: not even extracted
-                keys = {(it.file_idx, it.item_idx): raw_key(it) for it in items}
-                copy = {pos for pos, key in keys.items() if key and key in raw_seen}
-                todo = [it for it in items if (it.file_idx, it.item_idx) not in copy]
-                copies = [{"file_idx": it.file_idx, "item_idx": it.item_idx, "article_id": it.article_id, "input": it.input,
-                           "status": "duplicate"} for it in items if (it.file_idx, it.item_idx) in copy]
-            futs = submit(_extract_work, todo)
-            first, last = items[0], items[-1]
-            if pending:
-                finish(pending)
-            pending = ((first.file_idx, first.item_idx), (last.file_idx, last.item_idx + 1), futs, last.pos, copies, keys)
-        if pending:
-            finish(pending)
-    finally:
-        if executor:
-            executor.shutdown(wait=True, cancel_futures=True)
-
-
-# --- entry point -------------------------------------------------------------------------------------
-
-def run_batch(opts: BatchOptions) -> dict:
-    """Run (or continue) a batch; returns the summary (also in DIR/summary.json)."""
-    from . import batch_report
-
-    if opts.format not in FORMATS:
-        raise InputError(f"unknown format {opts.format!r}", hint=f"choose one of {', '.join(FORMATS)}")
-    if opts.engine not in ("local", "ray"):
-        raise InputError(f"unknown engine {opts.engine!r}", hint="choose local or ray")
-    if opts.chunk_size < 1 or opts.workers < 1:
-        raise InputError("--chunk-size and --workers must be at least 1")
-    log = opts.log or (lambda msg: None)
-    out = Path(opts.out)
-    check_out(opts)
-    sources = discover(opts.inputs, text_column=opts.text_column, id_column=opts.id_column, exclude=out,
-                       follow_symlinks=opts.follow_symlinks)
-    run = run_options(opts, sources)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"{out}: cannot create the directory ({exc.strerror or exc})", hint="give a writable directory for --out") from None
-    with _lock(out):
-        manifest = prepare_output(opts, run)
-        if manifest.get("complete") and batch_report.outputs_present(out, opts.format):
-            log(f"{out}: this run is already complete; nothing to do (--overwrite to redo it)")
-            return json.loads((out / "summary.json").read_text(encoding="utf-8"))
-        store = PartStore(out)
-        missing = [p["part"] for p in manifest["parts"]
-                   if not all(store.path(p["part"], k).exists() for k in ("articles.parquet", "sentences.parquet", "errors.jsonl"))]
-        if missing and (manifest.get("complete") or opts.engine == "local"):  # ray rebuilds its parts
-            raise InputError(f"{out}: {len(missing)} of the run's parts are missing from {store.dir}",
-                             hint="use --overwrite to run it again from the start")
-        if manifest["parts"] and not manifest.get("complete"):
-            log(f"continuing the run in {out}: {len(manifest['parts'])} part(s) already done")
-        if not manifest.get("complete"):
-            if opts.engine == "ray":
-                from .batch_ray import run_ray
-
-                run_ray(opts, sources, manifest)
-            else:
-                run_local(opts, sources, manifest)
-        # the outputs are listed before they are written: a later --overwrite deletes only listed files
-        manifest["files"] = sorted(set(manifest.get("files") or []) | set(batch_report.output_names(opts.format)))
-        write_manifest(out, manifest)
-        summary = batch_report.finalize(out, manifest, sources, opts)
-        manifest.update(complete=True, finished=_now(), format=opts.format)
-        write_manifest(out, manifest)
-    return summary
 
 
 def options_dict(opts: BatchOptions) -> dict:

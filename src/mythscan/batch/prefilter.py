@@ -27,38 +27,185 @@ from pathlib import Path
 
 # Topic vocabulary: an article needs one of these to reach the model at all.
 ARTICLE_TERMS = [
-    r"chin(?:a|ese)", r"beijing", r"shanghai", r"shenzhen", r"hangzhou", r"guangzhou", r"chongqing", r"rongcheng",
-    r"suining", r"xinjiang", r"tibet", r"mainland", r"\bprc\b", r"\bccp\b", r"\bcpc\b", r"communist", r"xi jinping",
-    r"politburo", r"state council", r"ndrc", r"people'?s bank", r"social[- ]credit", r"\bscs\b", r"sesame",
-    r"zhima", r"alibaba", r"\bant (?:group|financial)", r"tencent", r"wechat", r"weibo", r"baidu", r"huawei",
-    r"black[- ]?list", r"red[- ]?list", r"credit (?:system|score|scoring|rating|record|point|platform|database|file"
+    r"chin(?:a|ese)",
+    r"beijing",
+    r"shanghai",
+    r"shenzhen",
+    r"hangzhou",
+    r"guangzhou",
+    r"chongqing",
+    r"rongcheng",
+    r"suining",
+    r"xinjiang",
+    r"tibet",
+    r"mainland",
+    r"\bprc\b",
+    r"\bccp\b",
+    r"\bcpc\b",
+    r"communist",
+    r"xi jinping",
+    r"politburo",
+    r"state council",
+    r"ndrc",
+    r"people'?s bank",
+    r"social[- ]credit",
+    r"\bscs\b",
+    r"sesame",
+    r"zhima",
+    r"alibaba",
+    r"\bant (?:group|financial)",
+    r"tencent",
+    r"wechat",
+    r"weibo",
+    r"baidu",
+    r"huawei",
+    r"black[- ]?list",
+    r"red[- ]?list",
+    r"credit (?:system|score|scoring|rating|record|point|platform|database|file"
     r"|status|bureau|regime|rank|information|supervision|evaluation|repair|management|china)",
-    r"dishonest", r"untrustworth", r"trustworth", r"trust-?breaking", r"laolai", r"joint (?:punishment|sanction)",
-    r"orwell", r"big brother", r"black mirror", r"surveillance state",
+    r"dishonest",
+    r"untrustworth",
+    r"trustworth",
+    r"trust-?breaking",
+    r"laolai",
+    r"joint (?:punishment|sanction)",
+    r"orwell",
+    r"big brother",
+    r"black mirror",
+    r"surveillance state",
 ]
 # Broad sentence vocabulary: anything a claim about the system could turn on.
 SENTENCE_TERMS = ARTICLE_TERMS + [
-    r"credit", r"scor(?:e|es|ed|ing)\b", r"\bpoints?\b", r"rating", r"\brank", r"grade", r"trust", r"honest",
-    r"integrity", r"surveil", r"camera", r"cctv", r"facial", r"\bfaces?\b", r"algorithm", r"artificial intelligence",
-    r"\bai\b", r"big data", r"\bdata", r"database", r"monitor", r"\btrack", r"watch", r"punish", r"penal", r"reward",
-    r"sanction", r"\bban", r"barr", r"block", r"citizen", r"resident", r"people", r"person", r"individual",
-    r"everyone", r"everybody", r"population", r"public", r"government", r"\bstate\b", r"\bstates\b", r"party",
-    r"authorit", r"regime", r"official", r"dystopi", r"system", r"scheme", r"platform", r"programme", r"program",
-    r"behavio", r"conduct", r"jaywalk", r"loan", r"travel", r"train", r"flight", r"ticket", r"school", r"children",
-    r"dating", r"visa", r"compan", r"enterprise", r"firm", r"business", r"court", r"judge", r"law", r"regulat",
-    r"rule", r"policy", r"polic", r"national", r"nationwide", r"country", r"local", r"pilot", r"city", r"cities",
-    r"provinc", r"municipal", r"record", r"file", r"list", r"profile", r"blueprint", r"outline", r"plan",
-    r"standard", r"unif", r"centrali", r"control", r"social", r"society", r"privacy", r"app\b", r"phone",
-    r"online", r"internet", r"digital", r"technolog", r"software", r"computer",
+    r"credit",
+    r"scor(?:e|es|ed|ing)\b",
+    r"\bpoints?\b",
+    r"rating",
+    r"\brank",
+    r"grade",
+    r"trust",
+    r"honest",
+    r"integrity",
+    r"surveil",
+    r"camera",
+    r"cctv",
+    r"facial",
+    r"\bfaces?\b",
+    r"algorithm",
+    r"artificial intelligence",
+    r"\bai\b",
+    r"big data",
+    r"\bdata",
+    r"database",
+    r"monitor",
+    r"\btrack",
+    r"watch",
+    r"punish",
+    r"penal",
+    r"reward",
+    r"sanction",
+    r"\bban",
+    r"barr",
+    r"block",
+    r"citizen",
+    r"resident",
+    r"people",
+    r"person",
+    r"individual",
+    r"everyone",
+    r"everybody",
+    r"population",
+    r"public",
+    r"government",
+    r"\bstate\b",
+    r"\bstates\b",
+    r"party",
+    r"authorit",
+    r"regime",
+    r"official",
+    r"dystopi",
+    r"system",
+    r"scheme",
+    r"platform",
+    r"programme",
+    r"program",
+    r"behavio",
+    r"conduct",
+    r"jaywalk",
+    r"loan",
+    r"travel",
+    r"train",
+    r"flight",
+    r"ticket",
+    r"school",
+    r"children",
+    r"dating",
+    r"visa",
+    r"compan",
+    r"enterprise",
+    r"firm",
+    r"business",
+    r"court",
+    r"judge",
+    r"law",
+    r"regulat",
+    r"rule",
+    r"policy",
+    r"polic",
+    r"national",
+    r"nationwide",
+    r"country",
+    r"local",
+    r"pilot",
+    r"city",
+    r"cities",
+    r"provinc",
+    r"municipal",
+    r"record",
+    r"file",
+    r"list",
+    r"profile",
+    r"blueprint",
+    r"outline",
+    r"plan",
+    r"standard",
+    r"unif",
+    r"centrali",
+    r"control",
+    r"social",
+    r"society",
+    r"privacy",
+    r"app\b",
+    r"phone",
+    r"online",
+    r"internet",
+    r"digital",
+    r"technolog",
+    r"software",
+    r"computer",
     # casual myths that lean on a pronoun for the system (label round 6)
-    r"billion", r"spreadsheet", r"\btax", r"\btext(?:s|ing)?\b", r"red light", r"escap",
+    r"billion",
+    r"spreadsheet",
+    r"\btax",
+    r"\btext(?:s|ing)?\b",
+    r"red light",
+    r"escap",
 ]
 
 
 # Vocabulary of the system itself: an article that uses it is read whole.
 SYSTEM_TERMS = [
-    r"social[- ]credit", r"\bscs\b", r"credit (?:system|score|scoring|rating)", r"black[- ]?list", r"red[- ]?list",
-    r"dishonest", r"untrustworth", r"trust-?breaking", r"laolai", r"joint (?:punishment|sanction)", r"sesame", r"zhima",
+    r"social[- ]credit",
+    r"\bscs\b",
+    r"credit (?:system|score|scoring|rating)",
+    r"black[- ]?list",
+    r"red[- ]?list",
+    r"dishonest",
+    r"untrustworth",
+    r"trust-?breaking",
+    r"laolai",
+    r"joint (?:punishment|sanction)",
+    r"sesame",
+    r"zhima",
     r"citizen scor",
 ]
 
@@ -106,7 +253,7 @@ class Prefilter:
 def real_recall(paths) -> dict:
     """Share of the unambiguous myth sentences of labelled real pages (CSV with `article`,
     `position`, `ambiguous`) that the prefilter passes, each page read as one article."""
-    from .data import load_real
+    from ..data import load_real
 
     out = {}
     pf = Prefilter()
@@ -125,9 +272,13 @@ def real_recall(paths) -> dict:
                     passed += c
                     if not c:
                         missed.append(t)
-        out[Path(path).name] = {"myths": total, "passed": passed, "recall": round(passed / total, 4) if total else None,
-                                "share_of_sentences_passed": round(candidates / sentences, 4) if sentences else None,
-                                "missed": len(missed)}
+        out[Path(path).name] = {
+            "myths": total,
+            "passed": passed,
+            "recall": round(passed / total, 4) if total else None,
+            "share_of_sentences_passed": round(candidates / sentences, 4) if sentences else None,
+            "missed": len(missed),
+        }
     return out
 
 
@@ -140,7 +291,7 @@ def prefilter_recall(labels_csv: str | Path | None = None, split: str = "test") 
     """
     import pandas as pd
 
-    from .paths import labels_dir
+    from ..paths import labels_dir
 
     path = Path(labels_csv) if labels_csv else labels_dir() / "sentences.csv"
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -152,7 +303,10 @@ def prefilter_recall(labels_csv: str | Path | None = None, split: str = "test") 
         texts = g["text"].tolist()
         sent = [pf.sentence(t) for t in texts]
         both = [s and pf.article(t) for s, t in zip(sent, texts)]
-        out[label] = {"n": len(texts), "sentence": round(sum(sent) / max(len(texts), 1), 4),
-                      "standalone": round(sum(both) / max(len(texts), 1), 4),
-                      "missed": [t for t, s in zip(texts, sent) if not s][:10]}
+        out[label] = {
+            "n": len(texts),
+            "sentence": round(sum(sent) / max(len(texts), 1), 4),
+            "standalone": round(sum(both) / max(len(texts), 1), 4),
+            "missed": [t for t, s in zip(texts, sent) if not s][:10],
+        }
     return out

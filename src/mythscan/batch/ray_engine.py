@@ -21,11 +21,21 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from .batch import (RAY_STAGE, BatchOptions, PartStore, _now, analyse, classify_records, clear_stage, commit_part,
-                    part_rows, write_manifest)
-from .batch_filter import Prefilter
-from .batch_inputs import RawItem, Source, iter_source
-from .errors import InputError
+from ..errors import InputError
+from .inputs import RawItem, Source, iter_source
+from .pipeline import (
+    RAY_STAGE,
+    BatchOptions,
+    PartStore,
+    _now,
+    analyse,
+    classify_records,
+    clear_stage,
+    commit_part,
+    part_rows,
+    write_manifest,
+)
+from .prefilter import Prefilter
 
 _STAGE_DONE = "_DONE.json"
 
@@ -42,16 +52,27 @@ def _require_ray():
 def _stage_schema():
     import pyarrow as pa
 
-    return pa.schema([("file_idx", pa.int64()), ("item_idx", pa.int64()), ("status", pa.string()),
-                      ("hash", pa.string()), ("record", pa.string())])
+    return pa.schema(
+        [("file_idx", pa.int64()), ("item_idx", pa.int64()), ("status", pa.string()), ("hash", pa.string()), ("record", pa.string())]
+    )
 
 
 def _table(records: list[dict]):
     import pyarrow as pa
 
-    return pa.Table.from_pylist([{"file_idx": r["file_idx"], "item_idx": r["item_idx"], "status": r["status"],
-                                  "hash": (r.get("article") or {}).get("text_hash") or r.get("hash"),
-                                  "record": json.dumps(r, ensure_ascii=False)} for r in records], schema=_stage_schema())
+    return pa.Table.from_pylist(
+        [
+            {
+                "file_idx": r["file_idx"],
+                "item_idx": r["item_idx"],
+                "status": r["status"],
+                "hash": (r.get("article") or {}).get("text_hash") or r.get("hash"),
+                "record": json.dumps(r, ensure_ascii=False),
+            }
+            for r in records
+        ],
+        schema=_stage_schema(),
+    )
 
 
 def read_source(row: dict, sources: list[dict]):
@@ -73,8 +94,8 @@ class Classifier:
     def __init__(self, model: str | None, threshold: float | None, all_sentences: bool, home: str | None):
         if home:
             os.environ["MYTHSCAN_HOME"] = home
-        from .batch import limit_threads
-        from .scoring import Scorer
+        from ..scoring import Scorer
+        from .pipeline import limit_threads
 
         limit_threads(1)  # one CPU per actor
 
@@ -112,16 +133,25 @@ def run_stage(opts: BatchOptions, sources: list[Source], stage: Path, run: dict)
         ctx = DataContext.get_current()
         ctx.enable_progress_bars = bool(opts.progress)
         logging.getLogger("ray.data").setLevel(logging.WARNING)
-        from .persistence import resolve_model_path
+        from ..models import resolve_model_path
 
         model = str(resolve_model_path(opts.model).resolve())
         srcs = [{**asdict(s), "open_as": str(Path(s.path).resolve())} for s in sources]
         ds = ray.data.from_items([{"file_idx": i} for i in range(len(srcs))], override_num_blocks=max(1, min(len(srcs), 256)))
         ds = ds.flat_map(read_source, fn_kwargs={"sources": srcs})
         ds = ds.map_batches(extract_batch, fn_kwargs={"prefilter": opts.prefilter}, batch_size=64, batch_format="pyarrow")
-        ds = ds.map_batches(Classifier, fn_constructor_kwargs={"model": model, "threshold": run["threshold"],
-                                                               "all_sentences": opts.all_sentences, "home": os.environ.get("MYTHSCAN_HOME")},
-                            compute=ActorPoolStrategy(min_size=1, max_size=opts.workers), batch_size=256, batch_format="pyarrow")
+        ds = ds.map_batches(
+            Classifier,
+            fn_constructor_kwargs={
+                "model": model,
+                "threshold": run["threshold"],
+                "all_sentences": opts.all_sentences,
+                "home": os.environ.get("MYTHSCAN_HOME"),
+            },
+            compute=ActorPoolStrategy(min_size=1, max_size=opts.workers),
+            batch_size=256,
+            batch_format="pyarrow",
+        )
         ds.write_parquet(str(stage))
     finally:
         if started:
@@ -195,8 +225,18 @@ def run_ray(opts: BatchOptions, sources: list[Source], manifest: dict) -> None:
         articles, sentences, errors, stats = part_rows(keep, None)
         stats["items"], stats["duplicates"] = len(buf), len(buf) - len(keep)
         now = time.perf_counter()
-        commit_part(out, manifest, store, articles, sentences, errors, stats, start=(buf[0]["file_idx"], buf[0]["item_idx"]),
-                    end=(buf[-1]["file_idx"], buf[-1]["item_idx"] + 1), elapsed=now - clock)
+        commit_part(
+            out,
+            manifest,
+            store,
+            articles,
+            sentences,
+            errors,
+            stats,
+            start=(buf[0]["file_idx"], buf[0]["item_idx"]),
+            end=(buf[-1]["file_idx"], buf[-1]["item_idx"] + 1),
+            elapsed=now - clock,
+        )
         if opts.progress:
             opts.progress(stats["items"], stats["articles"], total, total)
         clock, buf = now, []

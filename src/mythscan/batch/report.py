@@ -15,9 +15,19 @@ import os
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .batch import (ARTICLE_FIELDS, ERROR_FIELDS, PARTS, PUBLICATION_DATE_SOURCES, SENTENCE_FIELDS, PartStore, _arrow_schema, _now,
-                    options_dict)
-from .sanitise import csv_arrow, link as safe_link
+from ..sanitise import csv_arrow
+from ..sanitise import link as safe_link
+from .pipeline import (
+    ARTICLE_FIELDS,
+    ERROR_FIELDS,
+    PARTS,
+    PUBLICATION_DATE_SOURCES,
+    SENTENCE_FIELDS,
+    PartStore,
+    _arrow_schema,
+    _now,
+    options_dict,
+)
 
 
 def output_names(fmt: str) -> list[str]:
@@ -94,19 +104,32 @@ def merge_outputs(out: Path, parts: list[dict], fmt: str) -> dict:
 
 # --- figures -------------------------------------------------------------------------------------------
 
+
 def _bucket() -> dict:
-    return {"articles": 0, "topical": 0, "with_myths": 0, "topical_with_myths": 0, "repeating": 0, "topical_repeating": 0,
-            "sentences": 0, "topical_sentences": 0, "myths": 0}
+    return {
+        "articles": 0,
+        "topical": 0,
+        "with_myths": 0,
+        "topical_with_myths": 0,
+        "repeating": 0,
+        "topical_repeating": 0,
+        "sentences": 0,
+        "topical_sentences": 0,
+        "myths": 0,
+    }
 
 
 def _finish_bucket(key, b: dict) -> dict:
-    return {"key": key, **b,
-            "share_articles_with_myths": round(b["with_myths"] / b["articles"], 4) if b["articles"] else 0.0,
-            "share_topical_with_myths": round(b["topical_with_myths"] / b["topical"], 4) if b["topical"] else 0.0,
-            "share_repeating": round(b["repeating"] / b["articles"], 4) if b["articles"] else 0.0,
-            "share_topical_repeating": round(b["topical_repeating"] / b["topical"], 4) if b["topical"] else 0.0,
-            "myth_share": round(b["myths"] / b["sentences"], 5) if b["sentences"] else 0.0,
-            "topical_myth_share": round(b["myths"] / b["topical_sentences"], 4) if b["topical_sentences"] else 0.0}
+    return {
+        "key": key,
+        **b,
+        "share_articles_with_myths": round(b["with_myths"] / b["articles"], 4) if b["articles"] else 0.0,
+        "share_topical_with_myths": round(b["topical_with_myths"] / b["topical"], 4) if b["topical"] else 0.0,
+        "share_repeating": round(b["repeating"] / b["articles"], 4) if b["articles"] else 0.0,
+        "share_topical_repeating": round(b["topical_repeating"] / b["topical"], 4) if b["topical"] else 0.0,
+        "myth_share": round(b["myths"] / b["sentences"], 5) if b["sentences"] else 0.0,
+        "topical_myth_share": round(b["myths"] / b["topical_sentences"], 4) if b["topical_sentences"] else 0.0,
+    }
 
 
 def build_summary(out: Path, manifest: dict, sources, opts, taxonomy=None) -> dict:
@@ -117,7 +140,21 @@ def build_summary(out: Path, manifest: dict, sources, opts, taxonomy=None) -> di
     store, parts = PartStore(out), manifest["parts"]
     total, by_year, by_outlet = _bucket(), defaultdict(_bucket), defaultdict(_bucket)
     cats, cat_articles, accurate, top = Counter(), Counter(), 0, []
-    cols = ["article_id", "outlet", "year", "date", "title", "url", "sentences", "myths", "accurate", "myth_share", "categories", "topical", "verdict"]
+    cols = [
+        "article_id",
+        "outlet",
+        "year",
+        "date",
+        "title",
+        "url",
+        "sentences",
+        "myths",
+        "accurate",
+        "myth_share",
+        "categories",
+        "topical",
+        "verdict",
+    ]
     seq, date_sources = 0, Counter()
     for p in parts:
         path = store.path(p["part"], "articles.parquet")
@@ -160,12 +197,15 @@ def build_summary(out: Path, manifest: dict, sources, opts, taxonomy=None) -> di
     if top:
         ids = pa.array([r["article_id"] for r in top])
         for p in parts:
-            t = pq.read_table(store.path(p["part"], "sentences.parquet"), columns=["article_id", "sentence", "text", "label", "myth_probability", "category"])
+            t = pq.read_table(
+                store.path(p["part"], "sentences.parquet"),
+                columns=["article_id", "sentence", "text", "label", "myth_probability", "category"],
+            )
             t = t.filter(pc.and_(pc.equal(t["label"], "myth"), pc.is_in(t["article_id"], value_set=ids)))
             for s in t.to_pylist():
                 flagged[s["article_id"]].append(s)
     if taxonomy is None:
-        from .taxonomy import load_taxonomy
+        from ..taxonomy import load_taxonomy
 
         taxonomy = load_taxonomy()
 
@@ -179,33 +219,65 @@ def build_summary(out: Path, manifest: dict, sources, opts, taxonomy=None) -> di
     seconds = manifest.get("seconds") or 0.0
     n = lambda k: sum(p.get(k, 0) for p in parts)  # noqa: E731
     run = {k: manifest["run"].get(k) for k in ("model", "threshold", "prefilter", "dedup", "all_sentences", "engine", "chunk_size")}
-    run.update(inputs=manifest.get("inputs"), files=len(sources), workers=opts.workers, started=manifest.get("started"),
-               finished=_now(), seconds=round(seconds, 2), parts=len(parts),
-               articles_per_s=round(n("items") / seconds, 1) if seconds else None,
-               sentences_per_s=round(total["sentences"] / seconds, 1) if seconds else None)
-    totals = {**_finish_bucket("all", total), "items": n("items"), "duplicates": n("duplicates"), "errors": n("errors"),
-              "skipped": sum(skipped.values()), "candidates": n("candidates"), "accurate": accurate,
-              "filtered": total["sentences"] - n("candidates"),
-              "no_publication_date": sum(v for k, v in date_sources.items() if k not in (*PUBLICATION_DATE_SOURCES, "unrecorded"))}
+    run.update(
+        inputs=manifest.get("inputs"),
+        files=len(sources),
+        workers=opts.workers,
+        started=manifest.get("started"),
+        finished=_now(),
+        seconds=round(seconds, 2),
+        parts=len(parts),
+        articles_per_s=round(n("items") / seconds, 1) if seconds else None,
+        sentences_per_s=round(total["sentences"] / seconds, 1) if seconds else None,
+    )
+    totals = {
+        **_finish_bucket("all", total),
+        "items": n("items"),
+        "duplicates": n("duplicates"),
+        "errors": n("errors"),
+        "skipped": sum(skipped.values()),
+        "candidates": n("candidates"),
+        "accurate": accurate,
+        "filtered": total["sentences"] - n("candidates"),
+        "no_publication_date": sum(v for k, v in date_sources.items() if k not in (*PUBLICATION_DATE_SOURCES, "unrecorded")),
+    }
     totals.pop("key")
     years = sorted((k for k in by_year if k != "unknown")) + (["unknown"] if "unknown" in by_year else [])
     return {
-        "run": run, "totals": totals,
+        "run": run,
+        "totals": totals,
         "date_sources": dict(date_sources.most_common()),
         "skipped_by_reason": dict(skipped.most_common(20)),
         "by_year": [_finish_bucket(k, by_year[k]) for k in years],
-        "by_outlet": [_finish_bucket(k, v) for k, v in sorted(by_outlet.items(), key=lambda kv: (-kv[1]["topical"], -kv[1]["articles"], kv[0]))][:100],
+        "by_outlet": [
+            _finish_bucket(k, v) for k, v in sorted(by_outlet.items(), key=lambda kv: (-kv[1]["topical"], -kv[1]["articles"], kv[0]))
+        ][:100],
         "categories": [{"category": c, "name": cname(c), "myths": k, "articles": cat_articles[c]} for c, k in cats.most_common()],
-        "top_articles": [{**{k: r[k] for k in ("article_id", "title", "outlet", "date", "url", "sentences", "myths", "myth_share", "verdict", "assessment")},
-                          "categories": json.loads(r["categories"] or "{}"),
-                          "flagged": [{"sentence": s["sentence"], "text": s["text"], "myth_probability": s["myth_probability"],
-                                       "category": s["category"], "category_name": cname(s["category"]) if s["category"] else None}
-                                      for s in sorted(flagged.get(r["article_id"], []), key=lambda s: s["sentence"])]}
-                         for r in top],
+        "top_articles": [
+            {
+                **{
+                    k: r[k]
+                    for k in ("article_id", "title", "outlet", "date", "url", "sentences", "myths", "myth_share", "verdict", "assessment")
+                },
+                "categories": json.loads(r["categories"] or "{}"),
+                "flagged": [
+                    {
+                        "sentence": s["sentence"],
+                        "text": s["text"],
+                        "myth_probability": s["myth_probability"],
+                        "category": s["category"],
+                        "category_name": cname(s["category"]) if s["category"] else None,
+                    }
+                    for s in sorted(flagged.get(r["article_id"], []), key=lambda s: s["sentence"])
+                ],
+            }
+            for r in top
+        ],
     }
 
 
 # --- plots and HTML ------------------------------------------------------------------------------------
+
 
 def _png(fig) -> str:
     buf = io.BytesIO()
@@ -291,70 +363,110 @@ def _dates_note(summary: dict) -> str:
     if not missing:
         return "<p class=muted>Every article has a publication date (from the input's date column or the page's metadata).</p>"
     crawl = src.get("warc", 0) + src.get("http", 0)
-    return (f"<p>{missing:,} of {t['articles']:,} articles have no reliable publication date and are not in the chart "
-            f"(year “unknown” below): {crawl:,} are dated only by when they were crawled (WARC-Date or HTTP headers, in "
-            f"<code>articles.date</code> with <code>date_source</code> warc or http) and {src.get('none', 0):,} have no date at all. "
-            "Dates come from the input's date column or the page's metadata; none is guessed from the text.</p>")
+    return (
+        f"<p>{missing:,} of {t['articles']:,} articles have no reliable publication date and are not in the chart "
+        f"(year “unknown” below): {crawl:,} are dated only by when they were crawled (WARC-Date or HTTP headers, in "
+        f"<code>articles.date</code> with <code>date_source</code> warc or http) and {src.get('none', 0):,} have no date at all. "
+        "Dates come from the input's date column or the page's metadata; none is guessed from the text.</p>"
+    )
 
 
 def render_html(summary: dict, errors: list[dict]) -> str:
     t, run = summary["totals"], summary["run"]
     imgs = plots(summary)
     img = lambda k, alt: f'<p><img alt="{alt}" src="{imgs[k]}"></p>' if k in imgs else "<p class=muted>No data for this plot.</p>"  # noqa: E731
-    totals = [("Input files", run["files"]), ("Items read", t["items"]), ("Articles scored", t["articles"]),
-              ("Duplicates skipped (syndicated copies)", t["duplicates"]), ("Inputs that could not be read (errors.jsonl)", t["errors"]),
-              ("Records skipped (not articles)", t["skipped"]), ("Topical articles (China / social credit vocabulary)", t["topical"]),
-              ("Articles that repeat myths (article-level reading)", t["repeating"]),
-              ("Articles with ≥1 flagged sentence", t["with_myths"]), ("Sentences", t["sentences"]),
-              ("Sentences classified by the model", t["candidates"]), ("Sentences filtered out as off topic", t["filtered"]),
-              ("Myth sentences", t["myths"]), ("Sentences matching the research record", t["accurate"])]
-    cols = [("key", ""), ("articles", "articles"), ("topical", "topical"), ("topical_repeating", "topical repeating myths"),
-            ("share_topical_repeating", "share of topical repeating myths"), ("topical_with_myths", "topical with ≥1 flag"),
-            ("myths", "myth sentences"), ("topical_myth_share", "myth share (topical sentences)")]
-    parts = [f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>mythscan batch report</title><style>{_CSS}</style></head><body>",
-             "<h1>mythscan batch report</h1>",
-             f"<p class=muted>Model {_e(Path(str(run['model'])).name)} · threshold {run['threshold']} · prefilter {'on' if run['prefilter'] else 'off'} · "
-             f"deduplication {'on' if run['dedup'] else 'off'} · engine {_e(run['engine'])} · {run['seconds']} s"
-             + (f" · {run['articles_per_s']} articles/s" if run.get("articles_per_s") else "") + f" · finished {_e(run['finished'])}</p>",
-             "<p>Sentences are flagged by a classifier: a flag means the sentence likely asserts a misconception, "
-             "not that the article endorses it (it may quote or rebut it). Check flagged sentences before citing the figures.</p>",
-             "<h2>Totals</h2>", "<table>" + "".join(f"<tr><td>{_e(k)}</td><td class=n>{v:,}</td></tr>" for k, v in totals) + "</table>",
-             "<h2>Over time</h2>", _dates_note(summary), img("time", "myth share by year"),
-             _table(summary["by_year"], [("key", "year")] + cols[1:]),
-             "<h2>By outlet</h2>", img("outlets", "myth share by outlet"), _table(summary["by_outlet"][:30], [("key", "outlet")] + cols[1:]),
-             "<h2>Myths found</h2>", img("categories", "myths by category"),
-             _table(summary["categories"], [("name", "category"), ("category", "id"), ("myths", "myth sentences"), ("articles", "articles")]),
-             "<h2>Most myth-dense articles</h2>"]
+    totals = [
+        ("Input files", run["files"]),
+        ("Items read", t["items"]),
+        ("Articles scored", t["articles"]),
+        ("Duplicates skipped (syndicated copies)", t["duplicates"]),
+        ("Inputs that could not be read (errors.jsonl)", t["errors"]),
+        ("Records skipped (not articles)", t["skipped"]),
+        ("Topical articles (China / social credit vocabulary)", t["topical"]),
+        ("Articles that repeat myths (article-level reading)", t["repeating"]),
+        ("Articles with ≥1 flagged sentence", t["with_myths"]),
+        ("Sentences", t["sentences"]),
+        ("Sentences classified by the model", t["candidates"]),
+        ("Sentences filtered out as off topic", t["filtered"]),
+        ("Myth sentences", t["myths"]),
+        ("Sentences matching the research record", t["accurate"]),
+    ]
+    cols = [
+        ("key", ""),
+        ("articles", "articles"),
+        ("topical", "topical"),
+        ("topical_repeating", "topical repeating myths"),
+        ("share_topical_repeating", "share of topical repeating myths"),
+        ("topical_with_myths", "topical with ≥1 flag"),
+        ("myths", "myth sentences"),
+        ("topical_myth_share", "myth share (topical sentences)"),
+    ]
+    parts = [
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>mythscan batch report</title><style>{_CSS}</style></head><body>',
+        "<h1>mythscan batch report</h1>",
+        f"<p class=muted>Model {_e(Path(str(run['model'])).name)} · threshold {run['threshold']} · prefilter {'on' if run['prefilter'] else 'off'} · "
+        f"deduplication {'on' if run['dedup'] else 'off'} · engine {_e(run['engine'])} · {run['seconds']} s"
+        + (f" · {run['articles_per_s']} articles/s" if run.get("articles_per_s") else "")
+        + f" · finished {_e(run['finished'])}</p>",
+        "<p>Sentences are flagged by a classifier: a flag means the sentence likely asserts a misconception, "
+        "not that the article endorses it (it may quote or rebut it). Check flagged sentences before citing the figures.</p>",
+        "<h2>Totals</h2>",
+        "<table>" + "".join(f"<tr><td>{_e(k)}</td><td class=n>{v:,}</td></tr>" for k, v in totals) + "</table>",
+        "<h2>Over time</h2>",
+        _dates_note(summary),
+        img("time", "myth share by year"),
+        _table(summary["by_year"], [("key", "year")] + cols[1:]),
+        "<h2>By outlet</h2>",
+        img("outlets", "myth share by outlet"),
+        _table(summary["by_outlet"][:30], [("key", "outlet")] + cols[1:]),
+        "<h2>Myths found</h2>",
+        img("categories", "myths by category"),
+        _table(summary["categories"], [("name", "category"), ("category", "id"), ("myths", "myth sentences"), ("articles", "articles")]),
+        "<h2>Most myth-dense articles</h2>",
+    ]
     for a in summary["top_articles"]:
         title = a["title"] or a["article_id"]
         link = safe_link(a.get("url"), str(title))  # http(s) only: the URL comes from the archive
-        items = "".join(f'<li class="myth">“{_e(s["text"])}” <span class=muted>({s["myth_probability"]:.0%}, {_e(s["category_name"] or s["category"])})</span></li>'
-                        for s in a["flagged"])
+        items = "".join(
+            f'<li class="myth">“{_e(s["text"])}” <span class=muted>({s["myth_probability"]:.0%}, {_e(s["category_name"] or s["category"])})</span></li>'
+            for s in a["flagged"]
+        )
         facts = " · ".join(_e(x) for x in (a["outlet"], a["date"], a["article_id"]) if x)
-        parts.append(f'<div class="art"><b>{link}</b><div class=muted>{facts} · '
-                     f'{a["myths"]} of {a["sentences"]} sentences ({a["myth_share"]:.0%})</div><ul>{items}</ul></div>')
+        parts.append(
+            f'<div class="art"><b>{link}</b><div class=muted>{facts} · '
+            f"{a['myths']} of {a['sentences']} sentences ({a['myth_share']:.0%})</div><ul>{items}</ul></div>"
+        )
     if not summary["top_articles"]:
         parts.append("<p>No myth sentences were found.</p>")
     if errors or summary["skipped_by_reason"]:
         parts.append("<h2>Inputs not scored</h2>")
         if errors:
-            parts.append(f"<p>{t['errors']:,} input(s) could not be read; the first ones (all in errors.jsonl):</p>"
-                         + _table(errors[:20], [("input", "input"), ("id", "id"), ("reason", "reason")]))
+            parts.append(
+                f"<p>{t['errors']:,} input(s) could not be read; the first ones (all in errors.jsonl):</p>"
+                + _table(errors[:20], [("input", "input"), ("id", "id"), ("reason", "reason")])
+            )
         if summary["skipped_by_reason"]:
-            parts.append("<p>Records that are not articles:</p>"
-                         + _table([{"reason": k, "n": v} for k, v in summary["skipped_by_reason"].items()], [("reason", "reason"), ("n", "records")]))
+            parts.append(
+                "<p>Records that are not articles:</p>"
+                + _table([{"reason": k, "n": v} for k, v in summary["skipped_by_reason"].items()], [("reason", "reason"), ("n", "records")])
+            )
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
 
 def finalize(out: Path, manifest: dict, sources, opts) -> dict:
-    from .fileio import atomic_write_text
+    from ..fileio import atomic_write_text
 
     out = Path(out)
     counts = merge_outputs(out, manifest["parts"], opts.format)
     summary = build_summary(out, manifest, sources, opts)
-    summary["outputs"] = {"dir": str(out), "format": opts.format, "files": output_names(opts.format), **counts,
-                          "parts_dir": str(out / PARTS)}
+    summary["outputs"] = {
+        "dir": str(out),
+        "format": opts.format,
+        "files": output_names(opts.format),
+        **counts,
+        "parts_dir": str(out / PARTS),
+    }
     summary["options"] = {k: v for k, v in options_dict(opts).items() if k not in ("resume", "overwrite")}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False, default=str) + "\n")
     errors = []

@@ -1,4 +1,5 @@
-"""The `mythscan` command line: a thin layer over the library's functions."""
+"""The commands of `mythscan` other than `batch`: score, classify, train, evaluate, labels ..., models ...,
+build-encoder. Each is a thin layer over a library function that the tests call directly."""
 
 from __future__ import annotations
 
@@ -6,141 +7,50 @@ import itertools
 import json
 import os
 import sys
-from enum import Enum
-from functools import wraps
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from typer.core import TyperGroup
 
-from .errors import InputError, MythscanError
-
-EXIT_ERROR, EXIT_MYTH = 1, 2
-
-
-def _usage_errors() -> tuple[type, ...]:
-    """click's UsageError: typer >= 0.22 ships its own copy of click (typer._click), older ones use click."""
-    import importlib
-
-    found = []
-    for module in ("typer._click.exceptions", "click.exceptions"):
-        try:
-            found.append(importlib.import_module(module).UsageError)
-        except (ImportError, AttributeError):
-            pass
-    return tuple(found)
-
-
-_USAGE_ERRORS = _usage_errors()
-
-
-class MythscanGroup(TyperGroup):
-    """Usage errors (bad option values, unknown options or commands) exit 1 like every other error:
-    click's default, 2, is the code `--fail-on-myth` gives a pipeline for "myth found". Parsing of
-    the subcommands happens inside the root group's `invoke`, so these two methods see them all;
-    click still prints its usage message on stderr."""
-
-    def make_context(self, *args, **kwargs):
-        try:
-            return super().make_context(*args, **kwargs)
-        except _USAGE_ERRORS as exc:
-            exc.exit_code = EXIT_ERROR
-            raise
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except _USAGE_ERRORS as exc:
-            exc.exit_code = EXIT_ERROR
-            raise
-
-
-app = typer.Typer(cls=MythscanGroup, add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="Flag likely misconceptions about China's Social Credit System in English news text.")
-labels_app = typer.Typer(no_args_is_help=True, help="Check and count the labelled data.")
-models_app = typer.Typer(no_args_is_help=True, help="The trained models and the default.")
-app.add_typer(labels_app, name="labels")
-app.add_typer(models_app, name="models")
-
-
-def _err(msg: str) -> None:
-    typer.echo(f"mythscan: error: {msg}", err=True)
-
-
-def cli_errors(fn):
-    """One clear line on stderr and exit 1 for every error; tracebacks only with MYTHSCAN_DEBUG=1."""
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except MythscanError as exc:
-            if os.environ.get("MYTHSCAN_DEBUG"):
-                raise
-            _err(str(exc))
-            raise typer.Exit(EXIT_ERROR) from None
-        except (typer.Exit, typer.Abort, KeyboardInterrupt, SystemExit):
-            raise
-        except BrokenPipeError:
-            raise typer.Exit(0) from None
-        except Exception as exc:  # last resort: never a traceback for users
-            if os.environ.get("MYTHSCAN_DEBUG"):
-                raise
-            _err(f"unexpected {type(exc).__name__}: {exc} (set MYTHSCAN_DEBUG=1 for details)")
-            raise typer.Exit(EXIT_ERROR) from None
-
-    return wrapper
-
-
-class ScoreFormat(str, Enum):
-    text = "text"
-    json = "json"
-    jsonl = "jsonl"
-    html = "html"
-
-
-class Precision(str, Enum):
-    balanced = "balanced"
-    high = "high"
-
-
-class TableFormat(str, Enum):
-    jsonl = "jsonl"
-    csv = "csv"
-
-
-class StatsFormat(str, Enum):
-    table = "table"
-    json = "json"
-
-
-def _write(out: Optional[Path], content: str) -> None:
-    if out:
-        from .fileio import atomic_write_text
-
-        atomic_write_text(out, content if content.endswith("\n") else content + "\n")
-        typer.echo(f"wrote {out}", err=True)
-    else:
-        sys.stdout.write(content if content.endswith("\n") else content + "\n")
+from ..errors import InputError
+from ..wording import count
+from .app import EXIT_ERROR, EXIT_MYTH, Precision, ScoreFormat, StatsFormat, TableFormat, _write, app, cli_errors, labels_app, models_app
 
 
 @app.command()
 @cli_errors
 def score(
     sources: List[str] = typer.Argument(..., help="Article files (.txt/.md/.html), http(s) URLs, or - for stdin."),
-    format: ScoreFormat = typer.Option(ScoreFormat.text, "--format", "-f", help="text (terminal view), json, jsonl (one object per sentence) or html."),
+    format: ScoreFormat = typer.Option(
+        ScoreFormat.text, "--format", "-f", help="text (terminal view), json, jsonl (one object per sentence) or html."
+    ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the output to this file instead of stdout."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name under models/ or a model directory (default: models/DEFAULT)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth) (default: the model's, chosen by cross-validation)."),
-    all_sentences: bool = typer.Option(False, "--all", help="Show every sentence, not only flagged and borderline ones (text); keep all sentences in jsonl."),
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="Model name under models/ or a model directory (default: models/DEFAULT)."
+    ),
+    threshold: Optional[float] = typer.Option(
+        None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth) (default: the model's, chosen by cross-validation)."
+    ),
+    all_sentences: bool = typer.Option(
+        False,
+        "--all",
+        help="Show every sentence, not only flagged and borderline ones (text output; json, jsonl and html always hold every sentence).",
+    ),
     fail_on_myth: bool = typer.Option(False, "--fail-on-myth", help="Exit with status 2 when any myth is found (for editorial pipelines)."),
-    allow_private: bool = typer.Option(False, "--allow-private", help="Fetch URLs on this machine or a private network (loopback, private, link-local addresses; refused by default)."),
-    precision: Precision = typer.Option(Precision.balanced, "--precision", help="balanced (the model's threshold) or high (its high-precision operating point, chosen on labelled real coverage: fewer, surer flags)."),
+    allow_private: bool = typer.Option(
+        False,
+        "--allow-private",
+        help="Fetch URLs on this machine or a private network (loopback, private, link-local addresses; refused by default).",
+    ),
+    precision: Precision = typer.Option(
+        Precision.balanced,
+        "--precision",
+        help="balanced (the model's threshold) or high (its high-precision operating point, chosen on labelled real coverage: fewer, surer flags).",
+    ),
 ):
     """Score articles sentence by sentence: which sentences assert a myth, which, how sure, and what the record says."""
-    from .reading import read_source
-    from .scoring import Scorer
+    from ..reading import read_source
+    from ..scoring import Scorer
 
     scorer = Scorer(model, threshold=threshold, precision=precision.value)
     results = [scorer.score_document(read_source(src, allow_private=allow_private)) for src in sources]
@@ -149,14 +59,14 @@ def score(
 
         console = Console(file=open(out, "w", encoding="utf-8") if out else sys.stdout, width=None if not out else 100)
         for r in results:
-            from .reports import render_terminal
+            from ..reports import render_terminal
 
             render_terminal(r, console, show_all=all_sentences)
     else:
         for r in results:
             for w in r.warnings:
                 typer.echo(f"mythscan: warning: {r.source}: {w}", err=True)
-        from . import reports
+        from .. import reports
 
         if format is ScoreFormat.json:
             _write(out, reports.article_json(results))
@@ -171,20 +81,32 @@ def score(
 @app.command()
 @cli_errors
 def classify(
-    file: str = typer.Argument(..., help="Sentences: .txt (one per line), .csv, .jsonl or .parquet with a text column, or - for stdin lines."),
+    file: str = typer.Argument(
+        ..., help="Sentences: .txt (one per line), .csv, .jsonl or .parquet with a text column, or - for stdin lines."
+    ),
     text_column: str = typer.Option("text", "--text-column", help="Column holding the sentences."),
     format: TableFormat = typer.Option(TableFormat.jsonl, "--format", "-f", help="jsonl (one object per input row) or csv."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: models/DEFAULT)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth)."),
-    precision: Precision = typer.Option(Precision.balanced, "--precision", help="balanced (the model's threshold) or high (its high-precision operating point: fewer, surer flags)."),
-    context_column: Optional[str] = typer.Option(None, "--context-column", help="Column holding each sentence's previous sentence in its article (tables only)."),
-    article_column: Optional[str] = typer.Option(None, "--article-column", help="Column holding an article id: the rows of one article, in reading order, are read together (page stance, myth density; without --context-column the previous row is the context)."),
+    precision: Precision = typer.Option(
+        Precision.balanced,
+        "--precision",
+        help="balanced (the model's threshold) or high (its high-precision operating point: fewer, surer flags).",
+    ),
+    context_column: Optional[str] = typer.Option(
+        None, "--context-column", help="Column holding each sentence's previous sentence in its article (tables only)."
+    ),
+    article_column: Optional[str] = typer.Option(
+        None,
+        "--article-column",
+        help="Column holding an article id: the rows of one article, in reading order, are read together (page stance, myth density; without --context-column the previous row is the context).",
+    ),
 ):
     """Classify sentences as given (no splitting), in input order: label, myth_probability, category, probabilities."""
-    from .reading import iter_sentence_rows, iter_sentences
-    from .reports import sentence_record
-    from .scoring import Scorer
+    from ..reading import iter_sentence_rows, iter_sentences
+    from ..reports import sentence_record
+    from ..scoring import Scorer
 
     # streamed in chunks (cut between articles), so memory stays flat however many sentences come;
     # a bad input (missing column, binary file, a "sentence" of 100,000+ characters) fails before
@@ -192,8 +114,10 @@ def classify(
     # then not written)
     if context_column or article_column:
         if file == "-" or Path(file).suffix.lower() in (".txt", ".text", ""):
-            raise InputError(f"{file}: --context-column and --article-column need a table (.csv, .jsonl, .parquet)",
-                             hint="give the sentences as a table with those columns")
+            raise InputError(
+                f"{file}: --context-column and --article-column need a table (.csv, .jsonl, .parquet)",
+                hint="give the sentences as a table with those columns",
+            )
         rows = iter_sentence_rows(file, text_column=text_column, context_column=context_column, article_column=article_column)
     else:
         rows = ((t, None, None) for t in iter_sentences(file, text_column=text_column))
@@ -205,8 +129,11 @@ def classify(
         for chunk in itertools.chain([first], chunks):
             texts = [t for t, _, _ in chunk]
             if article_column or context_column:
-                results = scorer.classify(texts, context=_contexts(chunk, bool(context_column)),
-                                          article=[a if article_column else f"#{i}" for i, (_, _, a) in enumerate(chunk)])
+                results = scorer.classify(
+                    texts,
+                    context=_contexts(chunk, bool(context_column)),
+                    article=[a if article_column else f"#{i}" for i, (_, _, a) in enumerate(chunk)],
+                )
             else:
                 results = scorer.classify(texts)
             for s in results:
@@ -218,7 +145,7 @@ def classify(
                 if writer is None:
                     import csv
 
-                    from .sanitise import csv_cell
+                    from ..sanitise import csv_cell
 
                     writer = csv.DictWriter(fh, fieldnames=list(flat), lineterminator="\n")
                     writer.writeheader()
@@ -271,7 +198,7 @@ class _Output:
             return False
         self.fh.close()
         if kind is None:
-            from .fileio import _mode_for
+            from ..fileio import _mode_for
 
             os.chmod(self.tmp, _mode_for(Path(self.out)))
             os.replace(self.tmp, self.out)
@@ -283,27 +210,31 @@ class _Output:
 
 @labels_app.command("validate")
 @cli_errors
-def labels_validate(path: Optional[Path] = typer.Argument(None, help="A label file or directory (default: labels/)."),
-                    taxonomy: Optional[Path] = typer.Option(None, help="Taxonomy file (default: labels/taxonomy.yaml).")):
+def labels_validate(
+    path: Optional[Path] = typer.Argument(None, help="A label file or directory (default: labels/)."),
+    taxonomy: Optional[Path] = typer.Option(None, help="Taxonomy file (default: labels/taxonomy.yaml)."),
+):
     """Check label files; print every problem as file:line: message and exit 1 if any."""
-    from .data import validate
-    from .taxonomy import load_taxonomy
+    from ..data import validate
+    from ..taxonomy import load_taxonomy
 
     problems, n = validate(path, load_taxonomy(taxonomy) if taxonomy else None)
     for p in problems:
         typer.echo(str(p))
     if problems:
-        typer.echo(f"{len(problems)} problem(s) in {n} rows", err=True)
+        typer.echo(f"{count(len(problems), 'problem')} in {count(n, 'row')}", err=True)
         raise typer.Exit(EXIT_ERROR)
-    typer.echo(f"ok: {n} rows, no problems")
+    typer.echo(f"ok: {count(n, 'row')}, no problems")
 
 
 @labels_app.command("stats")
 @cli_errors
-def labels_stats(path: Optional[Path] = typer.Argument(None, help="A label file or directory (default: labels/)."),
-                 format: StatsFormat = typer.Option(StatsFormat.table, "--format", "-f", help="table or json.")):
+def labels_stats(
+    path: Optional[Path] = typer.Argument(None, help="A label file or directory (default: labels/)."),
+    format: StatsFormat = typer.Option(StatsFormat.table, "--format", "-f", help="table or json."),
+):
     """Counts by label, category, register and split."""
-    from .data import load_labels, stats
+    from ..data import load_labels, stats
 
     st = stats(load_labels(path))
     if format is StatsFormat.json:
@@ -323,17 +254,30 @@ def labels_stats(path: Optional[Path] = typer.Argument(None, help="A label file 
 
 @app.command()
 @cli_errors
-def train(config: str = typer.Option("context", "--config", "-c", help="Training config: a path or a name in training/ (context: the default model, stack, tfidf, embed, ensemble, ensemble-int8, finetune, attn, stack-attn, stack-mix)."),
-          labels: Optional[Path] = typer.Option(None, help="Label file or directory (default: labels/)."),
-          out: Optional[Path] = typer.Option(None, help="Model directory to write (default: models/<name>/<version>/)."),
-          promote: bool = typer.Option(False, "--promote", help="Make the new model the default even if it is worse than the default."),
-          no_promote: bool = typer.Option(False, "--no-promote", help="Never change the default model."),
-          gate_data: Optional[List[Path]] = typer.Option(None, "--gate-data", help="Also compare with the default on this labelled sample of real coverage (CSV/JSONL; unambiguous rows, read in their articles when it has article/position/context_before); repeatable.")):
+def train(
+    config: str = typer.Option(
+        "context",
+        "--config",
+        "-c",
+        help="Training config: a path or a name in training/ (context: the default model, stack, tfidf, embed, ensemble, ensemble-int8, finetune, attn, stack-attn, stack-mix).",
+    ),
+    labels: Optional[Path] = typer.Option(None, help="Label file or directory (default: labels/)."),
+    out: Optional[Path] = typer.Option(None, help="Model directory to write (default: models/<name>/<version>/)."),
+    promote: bool = typer.Option(False, "--promote", help="Make the new model the default even if it is worse than the default."),
+    no_promote: bool = typer.Option(False, "--no-promote", help="Never change the default model."),
+    gate_data: Optional[List[Path]] = typer.Option(
+        None,
+        "--gate-data",
+        help="Also compare with the default on this labelled sample of real coverage (CSV/JSONL; unambiguous rows, read in their articles when it has article/position/context_before); repeatable.",
+    ),
+):
     """Train a model version, compare it with the default on real coverage (and the test split), and promote it if it is not worse."""
-    from .data import load_real, load_splits, resolve_data_path
-    from .evaluation_cli import UNAMBIGUOUS
-    from .registry import REAL_TOLERANCE, SHARP_DROP, TOLERANCE, compare_many, default_name_of, ref_of, set_default
-    from .training import TrainConfig, train as do_train
+    from ..data import load_real, load_splits, resolve_data_path
+    from ..evaluation_cli import UNAMBIGUOUS
+    from ..models import default_name_of, ref_of, set_default
+    from ..promotion import REAL_TOLERANCE, SHARP_DROP, TOLERANCE, compare_many
+    from ..training import TrainConfig
+    from ..training import train as do_train
 
     cfg = TrainConfig.from_file(config)
     files = [resolve_data_path(f) for f in cfg.selection] + [Path(f) for f in (gate_data or [])]
@@ -347,71 +291,108 @@ def train(config: str = typer.Option("context", "--config", "-c", help="Training
     def progress(k, n):
         typer.echo(f"  cross-validation fold {k}/{n}", err=True)
 
-    model, path, meta = do_train(cfg, labels_path=labels, out_dir=out, progress=progress,
-                                 log=lambda msg: typer.echo(f"mythscan: {msg}", err=True))
+    model, path, meta = do_train(
+        cfg, labels_path=labels, out_dir=out, progress=progress, log=lambda msg: typer.echo(f"mythscan: {msg}", err=True)
+    )
     tm = meta.get("test_metrics") or {}
-    typer.echo(f"trained {path} in {meta['training_seconds']} s; threshold {meta['decision']['threshold']}, "
-               f"test myth F1 {tm.get('myth_f1')}, macro-F1 {tm.get('macro_f1')}, pairs {tm.get('contrast_pair_accuracy')}, ECE {tm.get('ece')}")
+    typer.echo(
+        f"trained {path} in {meta['training_seconds']} s; threshold {meta['decision']['threshold']}, "
+        f"test myth F1 {tm.get('myth_f1')}, macro-F1 {tm.get('macro_f1')}, pairs {tm.get('contrast_pair_accuracy')}, ECE {tm.get('ece')}"
+    )
     for name, fig in (meta.get("selection_metrics") or {}).items():
-        typer.echo(f"  {name}: myth AP {fig['myth_ap']}, F1 {fig['myth_f1']} (P {fig['myth_precision']}, R {fig['myth_recall']}), n={fig['n']}")
+        typer.echo(
+            f"  {name}: myth AP {fig['myth_ap']}, F1 {fig['myth_f1']} (P {fig['myth_precision']}, R {fig['myth_recall']}), n={fig['n']}"
+        )
     if no_promote or out:
         return
     missing = [f for f in files if not f.exists()]
     if missing and not gates and not promote:
         # without the real-coverage files the config is chosen on, the test split alone would
         # decide, and it disagrees with real coverage (a written-only model scores higher there)
-        typer.echo(f"kept the default: {', '.join(str(f) for f in missing)} (real coverage, where this config is "
-                   f"compared with the default) is not here; measure the new model on your own labelled sample with "
-                   f"`mythscan evaluate --model {ref_of(path)} --data FILE`, then `mythscan models promote {ref_of(path)}`, "
-                   "or train with --gate-data FILE")
+        typer.echo(
+            f"kept the default: {', '.join(str(f) for f in missing)} (real coverage, where this config is "
+            f"compared with the default) is not here; measure the new model on your own labelled sample with "
+            f"`mythscan evaluate --model {ref_of(path)} --data FILE`, then `mythscan models promote {ref_of(path)}`, "
+            "or train with --gate-data FILE"
+        )
         return
     # real coverage decides; the test split then only guards against a sharp drop
     test_gate = dict(SHARP_DROP) if gates else dict(TOLERANCE)
     cmp, *gated = compare_many(path, [(load_splits(labels)[1], test_gate)] + [(df, dict(REAL_TOLERANCE), rows) for df, rows, _ in gates])
     regressions = list(cmp.regressions)
     if cmp.default is not None:
-        typer.echo(("compared with the default on the fixed test split (a regression report: only a sharp drop counts):\n" if gates
-                    else "compared with the default on the fixed test split:\n") + cmp.table())
-        for (df, rows, name), g in zip(gates, gated):
+        typer.echo(
+            (
+                "compared with the default on the fixed test split (a regression report: only a sharp drop counts):\n"
+                if gates
+                else "compared with the default on the fixed test split:\n"
+            )
+            + cmp.table()
+        )
+        for (_df, rows, name), g in zip(gates, gated):
             typer.echo(f"compared with the default on {name} (n={int(rows.sum())}):\n" + g.table())
             regressions += [f"{name}:{k}" for k in g.regressions]
     if not regressions or promote:
         ref = set_default(path, reason="promote" if not regressions else "forced")
-        typer.echo(f"default model is now {ref}" + ("" if not regressions else " (forced with --promote despite: " + ", ".join(regressions) + ")"))
+        typer.echo(
+            f"default model is now {ref}" + ("" if not regressions else " (forced with --promote despite: " + ", ".join(regressions) + ")")
+        )
     else:
-        typer.echo(f"kept the default: the new model is worse on {', '.join(regressions)} beyond the tolerance; "
-                   f"promote it anyway with `mythscan models promote {ref_of(path)}`"
-                   + (f" (until then `--model {path.parent.name}` stays the default, use --model {ref_of(path)})" if default_name_of(path.parent.name) else ""))
+        typer.echo(
+            f"kept the default: the new model is worse on {', '.join(regressions)} beyond the tolerance; "
+            f"promote it anyway with `mythscan models promote {ref_of(path)}`"
+            + (
+                f" (until then `--model {path.parent.name}` stays the default, use --model {ref_of(path)})"
+                if default_name_of(path.parent.name)
+                else ""
+            )
+        )
 
 
 @labels_app.command("suggest")
 @cli_errors
-def labels_suggest(inputs: List[str] = typer.Argument(..., help="Unlabelled text: articles, URLs, sentence files (.txt/.csv/.jsonl/.parquet) or a batch output directory."),
-                   n: int = typer.Option(50, "--n", help="How many sentences to suggest."),
-                   out: Path = typer.Option(Path("to_label.csv"), "--out", "-o", help="CSV to write, ready for `labels add` once checked."),
-                   model: Optional[str] = typer.Option(None, "--model", "-m"),
-                   text_column: str = typer.Option("text", "--text-column"),
-                   allow_private: bool = typer.Option(False, "--allow-private", help="Fetch URLs on this machine or a private network (refused by default).")):
+def labels_suggest(
+    inputs: List[str] = typer.Argument(
+        ..., help="Unlabelled text: articles, URLs, sentence files (.txt/.csv/.jsonl/.parquet) or a batch output directory."
+    ),
+    n: int = typer.Option(50, "--n", help="How many sentences to suggest."),
+    out: Path = typer.Option(Path("to_label.csv"), "--out", "-o", help="CSV to write, ready for `labels add` once checked."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model that ranks the sentences (default: the default model)."),
+    text_column: str = typer.Option("text", "--text-column", help="Column with the text in table inputs."),
+    allow_private: bool = typer.Option(
+        False, "--allow-private", help="Fetch URLs on this machine or a private network (refused by default)."
+    ),
+):
     """Pick the sentences that would teach the model most (uncertain, diverse, not yet labelled)."""
-    from .active import suggest
-    from .fileio import atomic_write_text
-    from .sanitise import csv_frame
+    from ..active import suggest
+    from ..fileio import atomic_write_text
+    from ..sanitise import csv_frame
 
-    df = suggest(inputs, n, model=model, text_column=text_column, allow_private=allow_private,
-                 log=lambda msg: typer.echo(f"mythscan: warning: {msg}", err=True))
+    df = suggest(
+        inputs,
+        n,
+        model=model,
+        text_column=text_column,
+        allow_private=allow_private,
+        log=lambda msg: typer.echo(f"mythscan: warning: {msg}", err=True),
+    )
     atomic_write_text(out, csv_frame(df).to_csv(index=False))  # `labels add` removes the formula guard again
-    typer.echo(f"wrote {len(df)} suggestions to {out} with the model's guesses: confirm or correct label/category, then `mythscan labels add {out}`")
+    typer.echo(
+        f"wrote {len(df)} suggestions to {out} with the model's guesses: confirm or correct label/category, then `mythscan labels add {out}`"
+    )
 
 
 @labels_app.command("audit")
 @cli_errors
-def labels_audit(path: Optional[Path] = typer.Argument(None, help="Label file or directory (default: labels/)."),
-                 out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the list to this CSV."),
-                 top: int = typer.Option(20, help="How many to print.")):
+def labels_audit(
+    path: Optional[Path] = typer.Argument(None, help="Label file or directory (default: labels/)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the list to this CSV."),
+    top: int = typer.Option(20, help="How many to print."),
+):
     """Likely label errors from out-of-fold predictions (cleanlab), with the model's suggestion."""
-    from .active import audit
-    from .fileio import atomic_write_text
-    from .sanitise import csv_frame
+    from ..active import audit
+    from ..fileio import atomic_write_text
+    from ..sanitise import csv_frame
 
     df = audit(path)
     if out:
@@ -423,31 +404,53 @@ def labels_audit(path: Optional[Path] = typer.Argument(None, help="Label file or
 
 @app.command()
 @cli_errors
-def evaluate(model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: the default model)."),
-             data: Optional[Path] = typer.Option(None, "--data", help="A labelled CSV/JSONL/Parquet (text, label[, category, ambiguous, article, position, context_before, stance]); default: the team's real-coverage samples beside the checkout, and the test split."),
-             compare: bool = typer.Option(False, "--compare", help="Evaluate every model in models/ side by side (default data: select.csv's unambiguous rows if present, else the test split)."),
-             out: Optional[Path] = typer.Option(None, help="Write reports (metrics.json, report.md, PNG, errors.csv) into this directory."),
-             save: bool = typer.Option(False, "--save", help="Write reports into evaluate/reports/<model>/ (a plain run writes nothing)."),
-             threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0),
-             precision: Precision = typer.Option(Precision.balanced, "--precision", help="Measure at the balanced or the high-precision operating point."),
-             learning_curve: Optional[str] = typer.Option(None, "--learning-curve", help="Training config: quality when training on 25/50/75/100% of its real pages (or of the written labels)."),
-             ):
+def evaluate(
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: the default model)."),
+    data: Optional[Path] = typer.Option(
+        None,
+        "--data",
+        help="A labelled CSV/JSONL/Parquet (text, label[, category, ambiguous, article, position, context_before, stance]); default: the team's real-coverage samples beside the checkout, and the test split.",
+    ),
+    compare: bool = typer.Option(
+        False,
+        "--compare",
+        help="Evaluate every model in models/ side by side (default data: select.csv's unambiguous rows if present, else the test split).",
+    ),
+    out: Optional[Path] = typer.Option(None, help="Write reports (metrics.json, report.md, PNG, errors.csv) into this directory."),
+    save: bool = typer.Option(False, "--save", help="Write reports into evaluate/reports/<model>/ (a plain run writes nothing)."),
+    threshold: Optional[float] = typer.Option(
+        None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth) instead of the model's."
+    ),
+    precision: Precision = typer.Option(
+        Precision.balanced, "--precision", help="Measure at the balanced or the high-precision operating point."
+    ),
+    learning_curve: Optional[str] = typer.Option(
+        None,
+        "--learning-curve",
+        help="Training config: quality when training on 25/50/75/100% of its real pages (or of the written labels).",
+    ),
+):
     """Evaluate a model on real coverage and the test split: myth P/R/F1, AP, false flags by page stance, keyword alert."""
-    from .evaluation_cli import run_compare, run_evaluate
+    from ..evaluation_cli import run_compare, run_evaluate
 
     if learning_curve:
-        from .active import learning_curve as lc
-        from .paths import reports_dir
+        from ..active import learning_curve as lc
+        from ..paths import reports_dir
 
         target = out or (reports_dir() / Path(learning_curve).stem / "learning_curve" if save else None)
         res = lc(learning_curve, out_dir=target, log=lambda msg: typer.echo(f"  {msg}", err=True))
         real = bool(res["points"]) and "real_pages" in res["points"][0]
-        typer.echo(f"{'share':>6}{'real pages' if real else 'sentences':>11}{'AP' if real else '':>7}{'myth_F1':>9}{'macroF1':>9}"
-                   + ("" if real else f"{'pairs':>7}"))
+        typer.echo(
+            f"{'share':>6}{'real pages' if real else 'sentences':>11}{'AP' if real else '':>7}{'myth_F1':>9}{'macroF1':>9}"
+            + ("" if real else f"{'pairs':>7}")
+        )
         for p in res["points"]:
-            typer.echo(f"{p['fraction']:>6.0%}{p['real_pages' if real else 'train_sentences']:>11}"
-                       + (f"{p['myth_ap'] or 0:>7.3f}" if real else f"{'':>7}")
-                       + f"{p['myth_f1'] or 0:>9.3f}{p['macro_f1'] or 0:>9.3f}" + ("" if real else f"{(p['contrast_pair_accuracy'] or 0):>7.3f}"))
+            typer.echo(
+                f"{p['fraction']:>6.0%}{p['real_pages' if real else 'train_sentences']:>11}"
+                + (f"{p['myth_ap'] or 0:>7.3f}" if real else f"{'':>7}")
+                + f"{p['myth_f1'] or 0:>9.3f}{p['macro_f1'] or 0:>9.3f}"
+                + ("" if real else f"{(p['contrast_pair_accuracy'] or 0):>7.3f}")
+            )
         if target:
             typer.echo(f"  report: {target}")
         return
@@ -461,16 +464,17 @@ def evaluate(model: Optional[str] = typer.Option(None, "--model", "-m", help="Mo
 @cli_errors
 def models_list():
     """The models under models/, with their test figures; * marks the default."""
-    from .registry import list_models
+    from ..data import current_test_hash
+    from ..models import list_models
 
-    typer.echo(list_models())
+    typer.echo(list_models(test_hash=current_test_hash()))
 
 
 @models_app.command("show")
 @cli_errors
 def models_show(name: Optional[str] = typer.Argument(None, help="Model name, name/version or directory (default: the default).")):
     """Print a model's card."""
-    from .registry import show_model
+    from ..models import show_model
 
     typer.echo(show_model(name))
 
@@ -479,7 +483,7 @@ def models_show(name: Optional[str] = typer.Argument(None, help="Model name, nam
 @cli_errors
 def models_promote(name: str = typer.Argument(..., help="Model name, name/version or directory.")):
     """Make a model version the default."""
-    from .registry import set_default
+    from ..models import set_default
 
     typer.echo(f"default model is now {set_default(Path(name), reason='promote')}")
 
@@ -488,19 +492,23 @@ def models_promote(name: str = typer.Argument(..., help="Model name, name/versio
 @cli_errors
 def models_rollback():
     """Make the previous default the default again."""
-    from .registry import rollback
+    from ..models import rollback
 
     typer.echo(f"default model is now {rollback()}")
 
 
 @labels_app.command("add")
 @cli_errors
-def labels_add(file: Path = typer.Argument(..., help="CSV/JSONL rows (text, label, category[, group, register, notes]) or a Label Studio JSON export."),
-               annotator: str = typer.Option("unknown", "--annotator", help="Who labelled the batch (recorded as provenance)."),
-               replace: bool = typer.Option(False, "--replace", help="Relabel texts that already exist with another label."),
-               target: Optional[Path] = typer.Option(None, help="Label file to add to (default: labels/sentences.csv).")):
+def labels_add(
+    file: Path = typer.Argument(
+        ..., help="CSV/JSONL rows (text, label, category[, group, register, notes]) or a Label Studio JSON export."
+    ),
+    annotator: str = typer.Option("unknown", "--annotator", help="Who labelled the batch (recorded as provenance)."),
+    replace: bool = typer.Option(False, "--replace", help="Relabel texts that already exist with another label."),
+    target: Optional[Path] = typer.Option(None, help="Label file to add to (default: labels/sentences.csv)."),
+):
     """Validate a batch and add it: duplicates skipped, conflicts refused, groups and split assigned, written atomically."""
-    from .labelling import add_labels
+    from ..labelling import add_labels
 
     report = add_labels(file, target=target, annotator=annotator, replace=replace)
     for t in report.skipped_duplicates[:20]:
@@ -510,24 +518,14 @@ def labels_add(file: Path = typer.Argument(..., help="CSV/JSONL rows (text, labe
 
 @app.command("build-encoder")
 @cli_errors
-def build_encoder(quantized: bool = typer.Option(False, help="Also build the int8 variants."),
-                  all_layers: bool = typer.Option(True, help="Also build the graph that outputs every layer (models with `layers`).")):
+def build_encoder(
+    quantized: bool = typer.Option(False, help="Also build the int8 variants."),
+    all_layers: bool = typer.Option(True, help="Also build the graph that outputs every layer (models with `layers`)."),
+):
     """Build the MiniLM ONNX encoders in the cache (done automatically on first use)."""
-    from .encoder import build_onnx
+    from ..models.encoder import build_onnx
 
     for layered in (False, True) if all_layers else (False,):
         typer.echo(str(build_onnx(False, all_layers=layered)))
         if quantized:
             typer.echo(str(build_onnx(True, all_layers=layered)))
-
-
-from .cli_batch import register as _register_batch
-_register_batch(app)
-
-
-def main() -> None:  # console-script entry point
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ModelError
+from .base import LABELS, BaseModel, LinearHead, softmax
 from .encoder import BoundedMemo, encoder_key, get_encoder, hold_pooled, pool
-from .errors import ModelError
-from .models import LABELS, BaseModel, LinearHead, softmax
 
 # Tensor names of the head, in the order of the torch module's parameters.
 _NAMES = ["norm_w", "norm_b", "att1_w", "att1_b", "att2_w", "att2_b", "out1_w", "out1_b", "out2_w", "out2_b"]
@@ -47,14 +47,14 @@ def mean_pooled(states: list[np.ndarray], layers: int, batch: int = 256) -> np.n
     out = np.zeros((len(states), states[0].shape[1] if states else 384 * layers), dtype=np.float32)
     order = np.argsort([len(s) for s in states], kind="stable")
     for lo in range(0, len(order), batch):
-        idx = order[lo:lo + batch]
+        idx = order[lo : lo + batch]
         x, mask = _padded(states, idx)
         out[idx] = pool(np.split(x, layers, axis=-1), mask)
     return out
 
 
 def _gelu_tanh(x: np.ndarray) -> np.ndarray:
-    return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x**3)))
 
 
 class AttentionHead:
@@ -83,7 +83,7 @@ class AttentionHead:
         out = np.zeros((len(states), 3))
         order = np.argsort([len(s) for s in states], kind="stable")
         for lo in range(0, len(order), batch):
-            idx = order[lo:lo + batch]
+            idx = order[lo : lo + batch]
             x, mask = _padded(states, idx)
             out[idx] = softmax(self.logits(x, mask).astype(np.float64))
         return out
@@ -94,8 +94,8 @@ def _padded(states: list[np.ndarray], idx) -> tuple[np.ndarray, np.ndarray]:
     x = np.zeros((len(idx), width, states[idx[0]].shape[1]), np.float32)
     mask = np.zeros((len(idx), width), bool)
     for r, i in enumerate(idx):
-        x[r, :len(states[i])] = states[i]
-        mask[r, :len(states[i])] = True
+        x[r, : len(states[i])] = states[i]
+        mask[r, : len(states[i])] = True
     return x, mask
 
 
@@ -104,8 +104,16 @@ def torch_head(dim: int, queries: int, hidden: int, dropout: float = 0.0):
     import torch
 
     nn = torch.nn
-    mods = nn.ModuleDict({"norm": nn.LayerNorm(dim), "att1": nn.Linear(dim, 128), "att2": nn.Linear(128, queries),
-                          "out1": nn.Linear(dim * (queries + 1), hidden), "out2": nn.Linear(hidden, 3), "drop": nn.Dropout(dropout)})
+    mods = nn.ModuleDict(
+        {
+            "norm": nn.LayerNorm(dim),
+            "att1": nn.Linear(dim, 128),
+            "att2": nn.Linear(128, queries),
+            "out1": nn.Linear(dim * (queries + 1), hidden),
+            "out2": nn.Linear(hidden, 3),
+            "drop": nn.Dropout(dropout),
+        }
+    )
 
     def forward(x, m):
         x = mods["norm"](x)
@@ -118,8 +126,19 @@ def torch_head(dim: int, queries: int, hidden: int, dropout: float = 0.0):
     return mods, forward
 
 
-def train_head(states: list[np.ndarray], y_idx: np.ndarray, *, queries: int = 4, hidden: int = 256, dropout: float = 0.1,
-               epochs: int = 12, lr: float = 1e-3, batch: int = 32, seed: int = 0, weights_dtype: str = "float16") -> AttentionHead:
+def train_head(
+    states: list[np.ndarray],
+    y_idx: np.ndarray,
+    *,
+    queries: int = 4,
+    hidden: int = 256,
+    dropout: float = 0.1,
+    epochs: int = 12,
+    lr: float = 1e-3,
+    batch: int = 32,
+    seed: int = 0,
+    weights_dtype: str = "float16",
+) -> AttentionHead:
     """Fit the head with torch (AdamW, one-cycle schedule, label smoothing 0.05); the returned
     numpy head holds the weights rounded to ``weights_dtype``, exactly as saved."""
     try:
@@ -139,7 +158,7 @@ def train_head(states: list[np.ndarray], y_idx: np.ndarray, *, queries: int = 4,
     for _ in range(epochs):
         perm = rng.permutation(len(states))
         for lo in range(0, len(perm), batch):
-            idx = perm[lo:lo + batch]
+            idx = perm[lo : lo + batch]
             x, m = _padded(states, idx)
             loss = torch.nn.functional.cross_entropy(forward(torch.from_numpy(x), torch.from_numpy(m)), y[idx], label_smoothing=0.05)
             opt.zero_grad()
@@ -165,10 +184,18 @@ class AttentionModel(BaseModel):
     def _fit(self, texts, labels, fine):
         states = self._states(texts)
         p = self.params
-        self.head = train_head(states, np.array([LABELS.index(v) for v in labels]), queries=int(p.get("queries", 4)),
-                               hidden=int(p.get("hidden", 256)), dropout=float(p.get("dropout", 0.1)), epochs=int(p.get("epochs", 12)),
-                               lr=float(p.get("lr", 1e-3)), batch=int(p.get("batch", 32)), seed=int(p.get("seed", 0)),
-                               weights_dtype=p.get("weights_dtype", "float16"))
+        self.head = train_head(
+            states,
+            np.array([LABELS.index(v) for v in labels]),
+            queries=int(p.get("queries", 4)),
+            hidden=int(p.get("hidden", 256)),
+            dropout=float(p.get("dropout", 0.1)),
+            epochs=int(p.get("epochs", 12)),
+            lr=float(p.get("lr", 1e-3)),
+            batch=int(p.get("batch", 32)),
+            seed=int(p.get("seed", 0)),
+            weights_dtype=p.get("weights_dtype", "float16"),
+        )
         self.fine_head = None
         if not self.label_only:
             X = mean_pooled(states, len(self._layers()))
@@ -187,8 +214,11 @@ class AttentionModel(BaseModel):
         dtype = np.float16 if self.params.get("weights_dtype", "float16") == "float16" else np.float32
         tensors = {f"attn_{k}": np.ascontiguousarray(v.astype(dtype)) for k, v in self.head.w.items()}
         tensors.update({"fine_coef": self.fine_head.stored_coef(), "fine_intercept": self.fine_head.intercept})
-        save_file(tensors, str(path / "attn.safetensors"),
-                  metadata={"queries": str(self.head.queries), "fine_classes": json.dumps([str(c) for c in self.fine_head.classes_])})
+        save_file(
+            tensors,
+            str(path / "attn.safetensors"),
+            metadata={"queries": str(self.head.queries), "fine_classes": json.dumps([str(c) for c in self.fine_head.classes_])},
+        )
 
     def _load_weights(self, path: Path):
         from safetensors import SafetensorError, safe_open

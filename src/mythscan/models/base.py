@@ -1,13 +1,9 @@
-"""Classifiers with scikit-learn conventions (fit / predict / predict_proba / classes_).
+"""The base of every classifier (scikit-learn conventions: fit / predict / predict_proba /
+classes_), the sentences it reads, its decision rule and the heads it stores.
 
 Every model predicts the label (myth / accurate / other) with probabilities, and a category.
 Two heads share one featuriser: a 3-way label head and a fine head over `other` + every taxonomy
 category; the category of a sentence is the best fine class of its predicted label's kind.
-
-Kinds:
-- ``tfidf``: word 1-2 + char 3-5 TF-IDF, logistic regression (vocabulary JSON + safetensors).
-- ``embed``: frozen MiniLM embeddings (onnxruntime), logistic-regression heads (safetensors).
-- ``ensemble``: the average of an embed and a tfidf model's probabilities (weights in config).
 
 Saved models are directories: config.json, meta.json, README.md (card) and weights. Nothing is
 pickled: fitted scikit-learn parts are stored as their arrays (safetensors) and JSON.
@@ -22,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import ModelError
+from ..errors import ModelError
 
 LABELS = ["accurate", "myth", "other"]  # sorted, as scikit-learn orders classes_
 FORMAT_VERSION = 1
@@ -63,8 +59,7 @@ class Sentences:
         return cls(texts, [""] * len(texts), [f"#{i}" for i in range(len(texts))])
 
     @classmethod
-    def from_frame(cls, df, text_column: str = "text", context_column: str | None = None,
-                   article_column: str | None = None) -> "Sentences":
+    def from_frame(cls, df, text_column: str = "text", context_column: str | None = None, article_column: str | None = None) -> "Sentences":
         cols = list(df.columns)
         if text_column not in cols:
             raise ModelError(f"no {text_column!r} column; found {cols[:20]}", hint="name the column holding the sentences")
@@ -75,7 +70,7 @@ class Sentences:
             if name is not None and name not in cols:
                 raise ModelError(f"no {name!r} column; found {cols[:20]}", hint="check the column name")
         n = len(texts)
-        articles = ([str(a) for a in df[article_column].tolist()] if article_column else [f"#{i}" for i in range(n)])
+        articles = [str(a) for a in df[article_column].tolist()] if article_column else [f"#{i}" for i in range(n)]
         if context_column:
             context = ["" if (c is None or c != c) else str(c) for c in df[context_column].tolist()]
         elif article_column:
@@ -212,13 +207,24 @@ class BaseModel:
     # _raw_proba; the others get the plain texts
     reads_context = False
 
-    def fit(self, texts, labels: Sequence[str], categories: Sequence[str | None] | None = None,
-            category_kind: dict[str, str] | None = None, groups: Sequence[str] | None = None, sample_weight=None,
-            **fit_params):
+    def fit(
+        self,
+        texts,
+        labels: Sequence[str],
+        categories: Sequence[str | None] | None = None,
+        category_kind: dict[str, str] | None = None,
+        groups: Sequence[str] | None = None,
+        sample_weight=None,
+        augment=None,
+        **fit_params,
+    ):
         """``texts``: sentences, `Sentences` or a DataFrame (see `Sentences.of`); ``groups``: what
         inner cross-validation folds by (kinds with ``uses_groups``); ``sample_weight``: per-row
         weights (kinds with ``uses_weights``; others refuse weights other than 1); ``fit_params``: what
-        kinds that read context learn from besides labels (`contextual.ContextModel._fit`)."""
+        kinds that read context learn from besides labels (`contextual.ContextModel._fit`);
+        ``augment``: what the ``name_swap`` param calls to add renamed copies of the training rows,
+        ``augment(texts, labels, fine, groups, weights, seed=)`` (training hands in
+        `mythscan.augment.swap_names`; the model stage reads no label data of its own)."""
         sents = Sentences.of(texts)
         texts, labels = list(sents.text), [str(lab) for lab in labels]
         bad = sorted(set(labels) - set(LABELS))
@@ -236,12 +242,16 @@ class BaseModel:
             raise ModelError(f"{len(w)} sample weights for {len(labels)} rows")
         if not self.uses_weights and not np.allclose(w, 1.0):
             raise ModelError(f"the {self.kind} kind does not take sample weights", hint="use tfidf, embed, ensemble, stack or context")
+        self._augment = augment  # kinds that fit fold models inside fit hand it on
         if self.params.get("name_swap"):
             if self.reads_context:
                 raise ModelError("name_swap is not available for kinds that read context", hint="remove name_swap from the config")
-            from .augment import swap_names
-
-            texts, labels, fine, groups, w = swap_names(texts, labels, fine, groups, list(w), seed=int(self.params.get("seed", 0)))
+            if augment is None:
+                raise ModelError(
+                    "name_swap needs the augmentation: fit(..., augment=mythscan.augment.swap_names)",
+                    hint="`mythscan train` passes it; or remove name_swap from the params",
+                )
+            texts, labels, fine, groups, w = augment(texts, labels, fine, groups, list(w), seed=int(self.params.get("seed", 0)))
         extra = {"sample_weight": np.asarray(w, dtype=float)} if self.uses_weights else {}
         if self.uses_groups:
             extra["groups"] = groups
@@ -306,8 +316,9 @@ class BaseModel:
         from .persistence import write_model_dir
 
         if self.label_only:
-            raise ModelError("a label_only fold model has no category head and cannot be saved",
-                             hint="fit the model without label_only to save it")
+            raise ModelError(
+                "a label_only fold model has no category head and cannot be saved", hint="fit the model without label_only to save it"
+            )
         return write_model_dir(self, Path(path), meta or self.meta)
 
 
@@ -318,81 +329,18 @@ def decide(proba: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(proba[:, im] >= threshold, "myth", rest).astype(object)
 
 
-class TfidfModel(BaseModel):
-    kind = "tfidf"
-    uses_weights = True
-
-    def _vectorizer(self):
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.pipeline import FeatureUnion
-
-        from .textfeatures import NEGATION_PATTERN, negation_scope
-
-        p = self.params
-        # negation_scope: word n-grams inside a negation's scope are marked (textfeatures.py)
-        neg = {"preprocessor": negation_scope, "token_pattern": NEGATION_PATTERN} if p.get("negation_scope") else {}
-        return FeatureUnion([
-            ("word", TfidfVectorizer(ngram_range=(1, 2), min_df=p.get("min_df", 1), sublinear_tf=True, lowercase=True, **neg)),
-            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=p.get("min_df", 1), sublinear_tf=True, max_features=p.get("max_char_features", 60000))),
-        ])
-
-    vectorizer = None
-
-    def _fit(self, texts, labels, fine, sample_weight=None):
-        self.vectorizer = self._vectorizer()
-        X = self.vectorizer.fit_transform(texts)
-        C, seed = self.params.get("C", 10.0), self.params.get("seed", 0)
-        dtype = self.params.get("coef_dtype")
-        w = sample_weight
-        self.label_head = LinearHead.fit(X, labels, C=C, seed=seed, sample_weight=w).rounded(dtype)
-        self.fine_head = None if self.label_only else LinearHead.fit(X, fine, C=C, seed=seed, sample_weight=w).rounded(dtype)
-        self.fine_classes_ = None if self.label_only else self.fine_head.classes_
-
-    def _save_weights(self, path):
-        # The fitted vectorizers are kept as their parts (vocabulary as JSON, idf as safetensors)
-        # rather than a skops tree: skops took ~11 s to load a 100k-term vocabulary, this takes ms.
-        from safetensors.numpy import save_file
-
-        from .textfeatures import PREPROCESSORS
-
-        state, arrays = getattr(self, "_state", ({}, {}))
-        for name, vec in (self.vectorizer.transformer_list if self.vectorizer is not None else []):
-            vocab = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
-            params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vec.get_params().items() if k in _VEC_PARAMS}
-            if vec.preprocessor is not None:
-                params["preprocess"] = next(k for k, f in PREPROCESSORS.items() if f is vec.preprocessor)
-            state[name] = {"params": params, "vocabulary": vocab}
-            arrays[f"{name}_idf"] = np.ascontiguousarray(vec.idf_, dtype=np.float64)
-        (path / "vectorizer.json").write_text(json.dumps(state, ensure_ascii=False))
-        save_file(arrays, str(path / "vectorizer.safetensors"))
-        save_heads(path / "heads.safetensors", self.label_head, self.fine_head)
-
-    def _load_weights(self, path):
-        from .textfeatures import FastTfidf, FastUnion
-
-        arrays = read_safetensors(path / "vectorizer.safetensors")[0]
-        try:
-            state = json.loads((path / "vectorizer.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"{path}: vectorizer files missing or unreadable ({exc})", hint="retrain with `mythscan train`") from None
-        self.vectorizer = None  # scikit-learn is not needed to apply a saved model
-        self._state = (state, arrays)
-        self.fast = FastUnion([FastTfidf(st["params"], st["vocabulary"], arrays[f"{name}_idf"]) for name, st in state.items()])
-        self.label_head, self.fine_head = load_heads(path / "heads.safetensors")
-
-    def _raw_proba(self, texts):
-        if self.vectorizer is not None:
-            X = self.vectorizer.transform(texts)
-            return self.label_head.predict_proba(X), (None if self.fine_head is None else self.fine_head.predict_proba(X))
-        if self.fine_head is None:  # a label-only member
-            return softmax(self.fast.dot(texts, self.label_head.coef) + self.label_head.intercept), None
-        both = np.vstack([self.label_head.coef, self.fine_head.coef])
-        z = self.fast.dot(texts, both)
-        k = len(self.label_head.coef)
-        return (softmax(z[:, :k] + self.label_head.intercept), softmax(z[:, k:] + self.fine_head.intercept))
-
-
-_VEC_PARAMS = ("analyzer", "ngram_range", "lowercase", "sublinear_tf", "min_df", "norm", "use_idf", "smooth_idf", "strip_accents", "token_pattern")
+_VEC_PARAMS = (
+    "analyzer",
+    "ngram_range",
+    "lowercase",
+    "sublinear_tf",
+    "min_df",
+    "norm",
+    "use_idf",
+    "smooth_idf",
+    "strip_accents",
+    "token_pattern",
+)
 
 
 def rbf_kernel(X: np.ndarray, Y: np.ndarray, gamma: float) -> np.ndarray:
@@ -425,8 +373,17 @@ class SvmHead:
     decision values so that they are not the overconfident in-sample ones. Applied with numpy
     (parity with SVC.decision_function is tested)."""
 
-    def __init__(self, support: np.ndarray, dual_coef: np.ndarray, intercept: np.ndarray, n_support: np.ndarray,
-                 gamma: float, calibrator: LinearHead, classes: Sequence[str], support_scale: np.ndarray | None = None):
+    def __init__(
+        self,
+        support: np.ndarray,
+        dual_coef: np.ndarray,
+        intercept: np.ndarray,
+        n_support: np.ndarray,
+        gamma: float,
+        calibrator: LinearHead,
+        classes: Sequence[str],
+        support_scale: np.ndarray | None = None,
+    ):
         # support vectors are stored small: half precision (~0.75 KB a 384-float vector), or int8
         # with one float32 scale per vector (``support_scale``; half that again, for layer mixes)
         if support_scale is None:
@@ -450,8 +407,9 @@ class SvmHead:
         return SVC(C=C, gamma=gamma, kernel="rbf", class_weight="balanced", decision_function_shape="ovo", random_state=seed)
 
     @classmethod
-    def fit(cls, X, y, C: float = 4.0, gamma: float = 1.0, seed: int = 0, folds: int = 3, support_dtype: str = "float16",
-            sample_weight=None) -> "SvmHead":
+    def fit(
+        cls, X, y, C: float = 4.0, gamma: float = 1.0, seed: int = 0, folds: int = 3, support_dtype: str = "float16", sample_weight=None
+    ) -> "SvmHead":
         """``sample_weight`` scales each row's C (and its weight in the calibration), e.g. to let
         the project's written sentences count less than real coverage."""
         from sklearn.model_selection import StratifiedKFold
@@ -471,8 +429,16 @@ class SvmHead:
         svc = cls._svc(C, gamma, seed).fit(X, y, sample_weight=w)
         cal = LinearHead.fit(oof, y, C=1.0, seed=seed, sample_weight=w)
         sv = svc.support_
-        return cls(stored[sv], svc.dual_coef_, svc.intercept_, svc.n_support_, gamma, cal, svc.classes_,
-                   support_scale=None if scale is None else scale[sv])
+        return cls(
+            stored[sv],
+            svc.dual_coef_,
+            svc.intercept_,
+            svc.n_support_,
+            gamma,
+            cal,
+            svc.classes_,
+            support_scale=None if scale is None else scale[sv],
+        )
 
     def decision(self, X, chunk: int = 512) -> np.ndarray:
         """One-vs-one decision values, pairs (0,1), (0,2), ..., (1,2), ... as in libsvm; the kernel
@@ -483,137 +449,64 @@ class SvmHead:
         pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
         out = np.empty((len(X), len(pairs)), dtype=np.float64)
         for lo in range(0, len(X), chunk):
-            K = rbf_kernel(X[lo:lo + chunk], self._support32, self.gamma)
+            K = rbf_kernel(X[lo : lo + chunk], self._support32, self.gamma)
             for p, (i, j) in enumerate(pairs):
                 si, sj = slice(starts[i], starts[i + 1]), slice(starts[j], starts[j + 1])
-                out[lo:lo + chunk, p] = K[:, si] @ self.dual_coef[j - 1, si] + K[:, sj] @ self.dual_coef[i, sj]
+                out[lo : lo + chunk, p] = K[:, si] @ self.dual_coef[j - 1, si] + K[:, sj] @ self.dual_coef[i, sj]
         return out + self.intercept
 
     def predict_proba(self, X) -> np.ndarray:
         return self.calibrator.predict_proba(self.decision(X))
 
     def arrays(self) -> dict[str, np.ndarray]:
-        support = {"svm_support": self.support} if self.support_scale is None else {"svm_support_q": self.support, "svm_support_scale": self.support_scale}
-        return {**support, "svm_dual_coef": self.dual_coef, "svm_intercept": self.intercept,
-                "svm_n_support": self.n_support, "svm_gamma": np.array([self.gamma], dtype=np.float32),
-                "svm_cal_coef": self.calibrator.coef, "svm_cal_intercept": self.calibrator.intercept}
+        support = (
+            {"svm_support": self.support}
+            if self.support_scale is None
+            else {"svm_support_q": self.support, "svm_support_scale": self.support_scale}
+        )
+        return {
+            **support,
+            "svm_dual_coef": self.dual_coef,
+            "svm_intercept": self.intercept,
+            "svm_n_support": self.n_support,
+            "svm_gamma": np.array([self.gamma], dtype=np.float32),
+            "svm_cal_coef": self.calibrator.coef,
+            "svm_cal_intercept": self.calibrator.intercept,
+        }
 
     @classmethod
     def from_arrays(cls, t: dict, classes: Sequence[str]) -> "SvmHead":
         cal = LinearHead(t["svm_cal_coef"], t["svm_cal_intercept"], classes)
         support = t["svm_support"] if "svm_support" in t else t["svm_support_q"]
-        return cls(support, t["svm_dual_coef"], t["svm_intercept"], t["svm_n_support"], float(t["svm_gamma"][0]), cal, classes,
-                   support_scale=t.get("svm_support_scale"))
-
-
-class EmbedModel(BaseModel):
-    """Frozen MiniLM sentence embeddings + logistic-regression heads.
-
-    With ``head = "svm"`` the label head is an RBF-kernel SVM on the embeddings (`SvmHead`), which
-    separates the labels far better than a linear head on MiniLM (see evaluate/README.md); the
-    category head stays linear. ``layers`` (e.g. [6, 3]) pools several encoder layers (`Encoder`)."""
-
-    kind = "embed"
-    uses_weights = True
-
-    def _features(self, texts: list[str]) -> np.ndarray:
-        from .encoder import encode_cached
-
-        return encode_cached(texts, quantized=bool(self.params.get("quantized", False)), batch_size=self.params.get("batch_size"),
-                             layers=self.params.get("layers"))
-
-    def _fit(self, texts, labels, fine, sample_weight=None):
-        X = self._features(texts)
-        C, seed, w = self.params.get("C", 4.0), self.params.get("seed", 0), sample_weight
-        if self.params.get("head", "linear") == "svm":
-            self.label_head = SvmHead.fit(X, labels, C=self.params.get("svm_C", 4.0), gamma=self.params.get("gamma", 1.0), seed=seed,
-                                          support_dtype=self.params.get("svm_support_dtype", "float16"), sample_weight=w)
-        else:
-            self.label_head = LinearHead.fit(X, labels, C=C, seed=seed, sample_weight=w)
-        self.fine_head = None if self.label_only else LinearHead.fit(X, fine, C=C, seed=seed, sample_weight=w)
-        self.fine_classes_ = None if self.label_only else self.fine_head.classes_
-
-    def _raw_proba(self, texts):
-        X = self._features(texts)
-        return self.label_head.predict_proba(X), (None if self.fine_head is None else self.fine_head.predict_proba(X))
-
-    def _save_weights(self, path):
-        save_heads(path / "heads.safetensors", self.label_head, self.fine_head)
-
-    def _load_weights(self, path):
-        self.label_head, self.fine_head = load_heads(path / "heads.safetensors")
-
-
-class EnsembleModel(BaseModel):
-    """Weighted average of member models' probabilities (members trained on the same data)."""
-
-    kind = "ensemble"
-    uses_weights = True
-
-    def __init__(self, decision=None, params=None, members: list[BaseModel] | None = None):
-        super().__init__(decision, params)
-        self.members = members or []
-
-    def _fit(self, texts, labels, fine, sample_weight=None):
-        if not self.members:
-            kinds = self.params.get("members", ["embed", "tfidf"])
-            sub = self.params.get("member_params", {})
-            self.members = [MODEL_KINDS[k](params=sub.get(k, {})) for k in kinds]
-        for m in self.members:
-            m.category_kind = self.category_kind
-            m.label_only = self.label_only
-            m._fit(texts, labels, fine, **({"sample_weight": sample_weight} if m.uses_weights else {}))
-        self.fine_classes_ = self.members[0].fine_classes_
-        for m in self.members[1:] if not self.label_only else []:
-            if list(m.fine_classes_) != list(self.fine_classes_):
-                raise ModelError("ensemble members disagree on classes")
-
-    def _weights(self) -> np.ndarray:
-        w = np.asarray(self.params.get("weights") or [1.0] * len(self.members), dtype=float)
-        return w / w.sum()
-
-    def member_proba(self, texts):
-        """(weighted label probabilities, weighted category probabilities, each member's label probabilities)."""
-        w = self._weights()
-        parts = [m._raw_proba(texts) for m in self.members]
-        label = sum(wi * p[0] for wi, p in zip(w, parts))
-        fine = None if any(p[1] is None for p in parts) else sum(wi * p[1] for wi, p in zip(w, parts))
-        return label, fine, [p[0] for p in parts]
-
-    def _raw_proba(self, texts):
-        label, fine, _ = self.member_proba(texts)
-        return label, fine
-
-    def _save_weights(self, path):
-        for i, m in enumerate(self.members):
-            sub = path / f"member{i}_{m.kind}"
-            sub.mkdir(parents=True, exist_ok=True)
-            m.fine_classes_ = self.fine_classes_
-            m._save_weights(sub)
-        (path / "members.json").write_text(json.dumps([{"kind": m.kind, "params": m.params} for m in self.members], indent=2))
-
-    def _load_weights(self, path):
-        spec = json.loads((path / "members.json").read_text())
-        self.members = []
-        for i, s in enumerate(spec):
-            m = MODEL_KINDS[s["kind"]](params=s.get("params", {}))
-            m._load_weights(path / f"member{i}_{s['kind']}")
-            m.fine_classes_ = self.fine_classes_
-            m.category_kind = self.category_kind
-            self.members.append(m)
+        return cls(
+            support,
+            t["svm_dual_coef"],
+            t["svm_intercept"],
+            t["svm_n_support"],
+            float(t["svm_gamma"][0]),
+            cal,
+            classes,
+            support_scale=t.get("svm_support_scale"),
+        )
 
 
 def save_heads(file: Path, label_head: "LinearHead | SvmHead", fine_head: LinearHead | None) -> None:
     """The label head and the category head (None for a label-only member of a larger model)."""
     from safetensors.numpy import save_file
 
-    label = label_head.arrays() if isinstance(label_head, SvmHead) else {"label_coef": label_head.stored_coef(), "label_intercept": label_head.intercept}
+    label = (
+        label_head.arrays()
+        if isinstance(label_head, SvmHead)
+        else {"label_coef": label_head.stored_coef(), "label_intercept": label_head.intercept}
+    )
     fine = {} if fine_head is None else {"fine_coef": fine_head.stored_coef(), "fine_intercept": fine_head.intercept}
     save_file(
         {**label, **fine},
         str(file),
-        metadata={"label_classes": json.dumps([str(c) for c in label_head.classes_]),
-                  "fine_classes": json.dumps([str(c) for c in fine_head.classes_] if fine_head is not None else [])},
+        metadata={
+            "label_classes": json.dumps([str(c) for c in label_head.classes_]),
+            "fine_classes": json.dumps([str(c) for c in fine_head.classes_] if fine_head is not None else []),
+        },
     )
 
 
@@ -628,50 +521,21 @@ def read_safetensors(file: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]
         with safe_open(str(file), framework="numpy") as fh:
             return {k: fh.get_tensor(k) for k in fh.keys()}, dict(fh.metadata() or {})
     except (OSError, ValueError, SafetensorError) as exc:
-        raise ModelError(f"{file}: unreadable safetensors file ({exc})", hint="the model directory is damaged; retrain with `mythscan train`") from None
+        raise ModelError(
+            f"{file}: unreadable safetensors file ({exc})", hint="the model directory is damaged; retrain with `mythscan train`"
+        ) from None
 
 
 def load_heads(file: Path) -> "tuple[LinearHead | SvmHead, LinearHead]":
     t, md = read_safetensors(file)
     try:
         label_classes = json.loads(md["label_classes"])
-        label = (SvmHead.from_arrays(t, label_classes) if "svm_support" in t or "svm_support_q" in t
-                 else LinearHead(t["label_coef"], t["label_intercept"], label_classes))
+        label = (
+            SvmHead.from_arrays(t, label_classes)
+            if "svm_support" in t or "svm_support_q" in t
+            else LinearHead(t["label_coef"], t["label_intercept"], label_classes)
+        )
         fine = LinearHead(t["fine_coef"], t["fine_intercept"], json.loads(md["fine_classes"])) if "fine_coef" in t else None
         return label, fine
     except (KeyError, ValueError) as exc:
         raise ModelError(f"{file}: incomplete heads (no {exc})", hint="retrain with `mythscan train`") from None
-
-
-# Kinds imported only when asked for (torch-trained or heavier modules): kind -> (module, class).
-_LAZY_KINDS = {"finetune": (".finetune", "FinetuneModel"), "attn": (".attention", "AttentionModel"),
-               "context": (".contextual", "ContextModel"),
-               "stack": (".stacking", "StackModel")}
-
-
-class _Kinds(dict):
-    """Model kinds by name; those in ``_LAZY_KINDS`` are imported on first use."""
-
-    def __missing__(self, kind):
-        if kind not in _LAZY_KINDS:
-            raise KeyError(kind)
-        import importlib
-
-        module, name = _LAZY_KINDS[kind]
-        cls = self[kind] = getattr(importlib.import_module(module, __package__), name)
-        return cls
-
-    def __contains__(self, kind):
-        return kind in _LAZY_KINDS or dict.__contains__(self, kind)
-
-    def names(self) -> list[str]:
-        return sorted({*self.keys(), *_LAZY_KINDS})
-
-
-MODEL_KINDS: dict[str, type[BaseModel]] = _Kinds(tfidf=TfidfModel, embed=EmbedModel, ensemble=EnsembleModel)
-
-
-def make_model(kind: str, params: dict | None = None, decision: Decision | None = None) -> BaseModel:
-    if kind not in MODEL_KINDS:
-        raise ModelError(f"unknown model kind {kind!r}", hint=f"choose one of {MODEL_KINDS.names()}")
-    return MODEL_KINDS[kind](decision=decision, params=params)

@@ -51,8 +51,12 @@ def model_card(meta: dict, config: dict) -> str:
     evals = meta.get("evaluations") or {}
     if evals:
         keys = list(next(iter(evals.values())).keys())
-        lines += ["## Other evaluations (`mythscan evaluate --data FILE`; evaluation only, nothing tuned on them)", "",
-                  "| data | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+        lines += [
+            "## Other evaluations (`mythscan evaluate --data FILE`; evaluation only, nothing tuned on them)",
+            "",
+            "| data | " + " | ".join(keys) + " |",
+            "|---|" + "---|" * len(keys),
+        ]
         lines += [f"| {d} | " + " | ".join(_fmt(h.get(k)) for k in keys) + " |" for d, h in evals.items()]
         lines.append("")
     lines += [

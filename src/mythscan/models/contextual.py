@@ -38,8 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
-from .models import LABELS, BaseModel, LinearHead, Sentences, make_model, read_safetensors
+from ..errors import ModelError
+from .base import LABELS, BaseModel, LinearHead, Sentences, read_safetensors
+from .kinds import make_model
 from .stacking import CueFeatures
 
 MYTH = LABELS.index("myth")
@@ -88,8 +89,12 @@ class Standardised:
         return self.head.predict_proba((np.asarray(X, dtype=np.float64) - self.mean) / self.scale)
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}_mean": self.mean, f"{prefix}_scale": self.scale, f"{prefix}_coef": self.head.coef,
-                f"{prefix}_intercept": self.head.intercept}
+        return {
+            f"{prefix}_mean": self.mean,
+            f"{prefix}_scale": self.scale,
+            f"{prefix}_coef": self.head.coef,
+            f"{prefix}_intercept": self.head.intercept,
+        }
 
     @classmethod
     def from_arrays(cls, t: dict, prefix: str, classes) -> "Standardised":
@@ -125,24 +130,31 @@ class PageModel:
 
     def predict_proba(self, vectors: np.ndarray, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(embedding view, TF-IDF view) stance probabilities of each page."""
-        from .models import softmax
+        from .base import softmax
         from .textfeatures import FastUnion
 
         z = FastUnion([self.tfidf]).dot(texts, self.tfidf_head.coef) + self.tfidf_head.intercept
         return self.vec_head.predict_proba(vectors), softmax(z)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"page_coef": self.vec_head.coef, "page_intercept": self.vec_head.intercept,
-                "page_tfidf_coef": self.tfidf_head.stored_coef(), "page_tfidf_intercept": self.tfidf_head.intercept,
-                "page_tfidf_idf": np.ascontiguousarray(self.tfidf.idf, dtype=np.float64)}
+        return {
+            "page_coef": self.vec_head.coef,
+            "page_intercept": self.vec_head.intercept,
+            "page_tfidf_coef": self.tfidf_head.stored_coef(),
+            "page_tfidf_intercept": self.tfidf_head.intercept,
+            "page_tfidf_idf": np.ascontiguousarray(self.tfidf.idf, dtype=np.float64),
+        }
 
     @classmethod
     def from_arrays(cls, t: dict, classes, state: dict) -> "PageModel":
         from .textfeatures import FastTfidf
 
-        return cls(LinearHead(t["page_coef"], t["page_intercept"], classes),
-                   LinearHead(t["page_tfidf_coef"], t["page_tfidf_intercept"], classes),
-                   FastTfidf(state["params"], state["vocabulary"], t["page_tfidf_idf"]), state)
+        return cls(
+            LinearHead(t["page_coef"], t["page_intercept"], classes),
+            LinearHead(t["page_tfidf_coef"], t["page_tfidf_intercept"], classes),
+            FastTfidf(state["params"], state["vocabulary"], t["page_tfidf_idf"]),
+            state,
+        )
 
 
 class ContextModel(BaseModel):
@@ -234,19 +246,29 @@ class ContextModel(BaseModel):
             parts.append(_log(written_p))
         if stance_p is not None:
             parts.append(_log(stance_p))
-        parts += [self._density(member_p[0][:, MYTH], index), p_context[:, None],
-                  self.cues.transform(sents.text), self.cues.transform(sents.context), np.log1p(size)[:, None]]
+        parts += [
+            self._density(member_p[0][:, MYTH], index),
+            p_context[:, None],
+            self.cues.transform(sents.text),
+            self.cues.transform(sents.context),
+            np.log1p(size)[:, None],
+        ]
         return np.hstack(parts)
 
     def member_specs(self) -> list[dict]:
         specs = self.params.get("members") or [
-            {"kind": "embed", "train_on": "real", "params": {"head": "svm", "quantized": True, "layers": [6, 3], "svm_support_dtype": "int8"}},
-            {"kind": "tfidf", "params": {"C": 10.0, "min_df": 2, "coef_dtype": "float16"}}]
+            {
+                "kind": "embed",
+                "train_on": "real",
+                "params": {"head": "svm", "quantized": True, "layers": [6, 3], "svm_support_dtype": "int8"},
+            },
+            {"kind": "tfidf", "params": {"C": 10.0, "min_df": 2, "coef_dtype": "float16"}},
+        ]
         if not isinstance(specs, list) or any(not isinstance(x, dict) or "kind" not in x for x in specs):
             raise ModelError("params.members must be a list of tables with a `kind`", hint='[[params.members]] kind = "tfidf"')
         bad = [x.get("train_on") for x in specs if x.get("train_on", "all") not in ("all", "real")]
         if bad:
-            raise ModelError(f"params.members: train_on must be \"all\" or \"real\", got {bad[0]!r}")
+            raise ModelError(f'params.members: train_on must be "all" or "real", got {bad[0]!r}')
         return specs
 
     def _make_member(self, spec: dict) -> BaseModel:
@@ -271,9 +293,8 @@ class ContextModel(BaseModel):
         return member_p, pair_p, stance_p, p_context
 
     # --- training -----------------------------------------------------------------------------
-    def _fit(self, sents: Sentences, labels, fine, groups=None, sample_weight=None, real=None, origin=None,
-             stance=None, pages=None):
-        from .data import group_folds
+    def _fit(self, sents: Sentences, labels, fine, groups=None, sample_weight=None, real=None, origin=None, stance=None, pages=None):
+        from ..folds import group_folds
 
         p = self.params
         if not self.reads_articles:  # the ablation without context: every sentence read alone
@@ -305,8 +326,15 @@ class ContextModel(BaseModel):
         if use_written:
             self.written = self._make_written()
             wi = np.flatnonzero(written_rows)
-            self.written.fit(sents.take(wi).alone(), labels[wi], [cats[i] for i in wi], category_kind=self.category_kind,
-                             groups=groups[wi], sample_weight=w[wi] if self.written.uses_weights else None)
+            self.written.fit(
+                sents.take(wi).alone(),
+                labels[wi],
+                [cats[i] for i in wi],
+                category_kind=self.category_kind,
+                groups=groups[wi],
+                sample_weight=w[wi] if self.written.uses_weights else None,
+                augment=self._augment,
+            )
             written_p = self._written_proba(sents)
             own = getattr(self.written, "oof_proba_", None)
             if own is not None and len(own) == len(wi):
@@ -325,10 +353,23 @@ class ContextModel(BaseModel):
             for spec in specs:
                 m = self._make_member(spec)
                 rows = train_rows[real[train_rows]] if spec.get("train_on", "all") == "real" and real.any() else train_rows
-                fitted.append(m.fit([sents.text[i] for i in rows], labels[rows], [cats[i] for i in rows],
-                                    category_kind=self.category_kind, sample_weight=w[rows] if m.uses_weights else None))
-            pair = LinearHead.fit(self._pair_input(e[train_rows], c[train_rows]), labels[train_rows],
-                                  C=float(p.get("context_C", 1.0)), seed=seed, sample_weight=w[train_rows])
+                fitted.append(
+                    m.fit(
+                        [sents.text[i] for i in rows],
+                        labels[rows],
+                        [cats[i] for i in rows],
+                        category_kind=self.category_kind,
+                        sample_weight=w[rows] if m.uses_weights else None,
+                        augment=self._augment,
+                    )
+                )
+            pair = LinearHead.fit(
+                self._pair_input(e[train_rows], c[train_rows]),
+                labels[train_rows],
+                C=float(p.get("context_C", 1.0)),
+                seed=seed,
+                sample_weight=w[train_rows],
+            )
             page = self._fit_page(page_vec, page_texts, index, stance, train_rows, extra_pages, seed) if use_page else None
             return fitted, pair, page
 
@@ -349,8 +390,11 @@ class ContextModel(BaseModel):
             fitted, pair, page = members(np.flatnonzero(fold_of != k))
             in_article = val[real[val]] if real.any() else val
             copies = val[real[val]] if real.any() and alone_weight > 0 else val[:0]
-            for rows, as_alone, weight, is_copy in ((in_article, False, 1.0, False), (copies, True, alone_weight, True),
-                                                    (val[~real[val]] if real.any() else val[:0], True, 1.0, False)):
+            for rows, as_alone, weight, is_copy in (
+                (in_article, False, 1.0, False),
+                (copies, True, alone_weight, True),
+                (val[~real[val]] if real.any() else val[:0], True, 1.0, False),
+            ):
                 if not len(rows):
                     continue
                 Z_parts.append(features(rows, fitted, pair, page, as_alone))
@@ -414,9 +458,12 @@ class ContextModel(BaseModel):
             T.append(text)
             y.append(st)
         if len(set(y)) < 2:
-            raise ModelError("the page-stance model needs pages of at least two stances", hint="add the real sample's pages or set page = false")
-        return PageModel.fit(np.stack(X), T, y, C_vec=float(self.params.get("page_C", 1.0)),
-                             C_tfidf=float(self.params.get("page_tfidf_C", 10.0)), seed=seed)
+            raise ModelError(
+                "the page-stance model needs pages of at least two stances", hint="add the real sample's pages or set page = false"
+            )
+        return PageModel.fit(
+            np.stack(X), T, y, C_vec=float(self.params.get("page_C", 1.0)), C_tfidf=float(self.params.get("page_tfidf_C", 10.0)), seed=seed
+        )
 
     def _make_written(self) -> BaseModel:
         spec = self.params["written"]
@@ -454,7 +501,7 @@ class ContextModel(BaseModel):
             if mask.any():
                 proba[mask] = head.predict_proba(Z[mask])
         if alone.any() and self.alone_shift:
-            from .models import softmax
+            from .base import softmax
 
             logp = np.log(np.clip(proba[alone], 1e-12, 1.0))
             logp[:, MYTH] += self.alone_shift
@@ -480,17 +527,24 @@ class ContextModel(BaseModel):
     def _save_weights(self, path: Path):
         from safetensors.numpy import save_file
 
-        arrays = {"pair_coef": self.pair.coef, "pair_intercept": self.pair.intercept,
-                  "fine_coef": self.fine_head.stored_coef(), "fine_intercept": self.fine_head.intercept,
-                  **self.stage2.arrays("s2"), **self.stage2_alone.arrays("s2alone"),
-                  "alone_shift": np.array([self.alone_shift], dtype=np.float64)}
+        arrays = {
+            "pair_coef": self.pair.coef,
+            "pair_intercept": self.pair.intercept,
+            "fine_coef": self.fine_head.stored_coef(),
+            "fine_intercept": self.fine_head.intercept,
+            **self.stage2.arrays("s2"),
+            **self.stage2_alone.arrays("s2alone"),
+            "alone_shift": np.array([self.alone_shift], dtype=np.float64),
+        }
         if self.page is not None:
             arrays.update(self.page.arrays())
             (path / "page_tfidf.json").write_text(json.dumps(self.page.tfidf_state, ensure_ascii=False))
-        meta = {"label_classes": json.dumps([str(x) for x in self.pair.classes_]),
-                "fine_classes": json.dumps([str(x) for x in self.fine_head.classes_]),
-                "stage2_classes": json.dumps([str(x) for x in self.stage2.classes_]),
-                "page_classes": json.dumps([str(x) for x in self.page.classes_] if self.page is not None else [])}
+        meta = {
+            "label_classes": json.dumps([str(x) for x in self.pair.classes_]),
+            "fine_classes": json.dumps([str(x) for x in self.fine_head.classes_]),
+            "stage2_classes": json.dumps([str(x) for x in self.stage2.classes_]),
+            "page_classes": json.dumps([str(x) for x in self.page.classes_] if self.page is not None else []),
+        }
         save_file(arrays, str(path / "context.safetensors"), metadata=meta)
         (path / "cues.json").write_text(json.dumps(self.cues.cues, indent=2, ensure_ascii=False))
         spec = []
@@ -504,13 +558,22 @@ class ContextModel(BaseModel):
             sub = path / f"written_{self.written.kind}"
             sub.mkdir(parents=True, exist_ok=True)
             self.written._save_weights(sub)
-            (path / "written.json").write_text(json.dumps({"kind": self.written.kind, "params": self.written.params,
-                                                           "fine_classes": [str(x) for x in (self.written.fine_classes_ if self.written.fine_classes_ is not None else [])],
-                                                           "category_kind": self.written.category_kind,
-                                                           "decision": self.written.decision.__dict__}, indent=2))
+            (path / "written.json").write_text(
+                json.dumps(
+                    {
+                        "kind": self.written.kind,
+                        "params": self.written.params,
+                        "fine_classes": [str(x) for x in (self.written.fine_classes_ if self.written.fine_classes_ is not None else [])],
+                        "category_kind": self.written.category_kind,
+                        "decision": self.written.decision.__dict__,
+                    },
+                    indent=2,
+                )
+            )
 
     def _load_weights(self, path: Path):
-        from .models import MODEL_KINDS, Decision
+        from .base import Decision
+        from .kinds import MODEL_KINDS
 
         t, md = read_safetensors(path / "context.safetensors")
         try:
@@ -521,13 +584,17 @@ class ContextModel(BaseModel):
             self.stage2_alone = Standardised.from_arrays(t, "s2alone", json.loads(md["stage2_classes"]))
             self.alone_shift = float(t["alone_shift"][0]) if "alone_shift" in t else 0.0
             page_classes = json.loads(md.get("page_classes", "[]"))
-            self.page = (PageModel.from_arrays(t, page_classes, json.loads((path / "page_tfidf.json").read_text(encoding="utf-8")))
-                         if page_classes else None)
+            self.page = (
+                PageModel.from_arrays(t, page_classes, json.loads((path / "page_tfidf.json").read_text(encoding="utf-8")))
+                if page_classes
+                else None
+            )
             self.cues = CueFeatures([tuple(x) for x in json.loads((path / "cues.json").read_text(encoding="utf-8"))])
             specs = json.loads((path / "members.json").read_text())
         except (KeyError, ValueError, OSError) as exc:
-            raise ModelError(f"{path}: incomplete context model ({type(exc).__name__}: {exc})",
-                             hint="retrain with `mythscan train`") from None
+            raise ModelError(
+                f"{path}: incomplete context model ({type(exc).__name__}: {exc})", hint="retrain with `mythscan train`"
+            ) from None
         self.members = []
         for i, spec in enumerate(specs):
             m = MODEL_KINDS[spec["kind"]](params=spec.get("params", {}))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
-from .paths import cache_dir
+from ..errors import ModelError
+from ..paths import cache_dir
 
 MAX_LENGTH = 128
 # Sentences per onnxruntime call for the fp32 encoder, after sorting by length (fp32 vectors do not
@@ -73,6 +73,44 @@ def load_torch_bert():
     return AutoModel.from_pretrained(str(weights_dir()))
 
 
+class _quiet_libraries:
+    """Silence what torch's ONNX export, transformers and onnxruntime's quantisation print on the
+    first run (tracer warnings, weight-loading bars, "consider pre-processing"): mythscan prints one
+    progress line instead. Errors still raise."""
+
+    def __enter__(self):
+        import logging
+        import warnings
+
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.simplefilter("ignore")
+        root = logging.getLogger()
+        self._level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            from transformers.utils import logging as hf_logging
+
+            self._bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            self._bars = None
+        return self
+
+    def __exit__(self, *exc):
+        import logging
+
+        logging.getLogger().setLevel(self._level)
+        if self._bars:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.enable_progress_bar()
+        self._warnings.__exit__(*exc)
+        return False
+
+
 def build_onnx(quantized: bool = False, *, all_layers: bool = False, verbose: bool = True) -> Path:
     """Export the packaged MiniLM to ONNX (fp32, optionally dynamic int8) in the cache directory."""
     target = onnx_path(quantized, all_layers)
@@ -85,12 +123,14 @@ def build_onnx(quantized: bool = False, *, all_layers: bool = False, verbose: bo
             import sys
 
             print(f"mythscan: building the MiniLM ONNX encoder in {fp32.parent} (once, ~30 s)...", file=sys.stderr)
-        export_onnx(load_torch_bert(), fp32, all_layers=all_layers)
+        with _quiet_libraries():
+            export_onnx(load_torch_bert(), fp32, all_layers=all_layers)
     if quantized:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        with _quiet_libraries():
+            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")  # per process: concurrent first uses do not clobber
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
+            tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")  # per process: concurrent first uses do not clobber
+            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
         os.replace(tmp, target)
     return target
 
@@ -108,8 +148,9 @@ def export_onnx(bert, target: Path, all_layers: bool = False) -> Path:
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                             output_hidden_states=all_layers)
+            out = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, output_hidden_states=all_layers
+            )
             return tuple(out.hidden_states) if all_layers else out.last_hidden_state
 
     model = _Wrapper(bert)
@@ -320,8 +361,14 @@ def hold_pooled(texts: list[str], vectors: np.ndarray, quantized: bool = False, 
     _CACHE.put_many(_pooled_key(quantized, layers), list(texts), list(vectors))
 
 
-def encode_cached(texts: list[str], quantized: bool = False, batch_size: int | None = None, encoder: "Encoder | None" = None,
-                  key: str | None = None, layers=None) -> np.ndarray:
+def encode_cached(
+    texts: list[str],
+    quantized: bool = False,
+    batch_size: int | None = None,
+    encoder: "Encoder | None" = None,
+    key: str | None = None,
+    layers=None,
+) -> np.ndarray:
     """Encode with a bounded in-process memo, so cross-validation folds and repeated training
     runs do not re-encode the same sentences (embeddings do not depend on the fold)."""
     enc = encoder or get_encoder(quantized, layers)

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
-from .models import EmbedModel, LinearHead, save_heads, load_heads, read_safetensors
-from .paths import cache_dir
+from ..errors import ModelError
+from ..paths import cache_dir
+from .base import LinearHead, load_heads, read_safetensors, save_heads
+from .kinds import EmbedModel
 
 _ENCODERS: dict[str, object] = {}
 
@@ -98,9 +99,13 @@ class FinetuneModel(EmbedModel):
         head_lab = torch.nn.Linear(bert.config.hidden_size, len(lab_classes))
         head_fine = torch.nn.Linear(bert.config.hidden_size, len(fine_classes))
         params = [q for q in bert.parameters() if q.requires_grad]
-        opt = torch.optim.AdamW([{"params": params, "lr": float(p.get("lr", 5e-5))},
-                                 {"params": [*head_lab.parameters(), *head_fine.parameters()], "lr": float(p.get("head_lr", 2e-3))}],
-                                weight_decay=0.01)
+        opt = torch.optim.AdamW(
+            [
+                {"params": params, "lr": float(p.get("lr", 5e-5))},
+                {"params": [*head_lab.parameters(), *head_fine.parameters()], "lr": float(p.get("head_lr", 2e-3))},
+            ],
+            weight_decay=0.01,
+        )
         tok = AutoTokenizer.from_pretrained(str(weights_dir()))
         max_len, bs, epochs = int(p.get("max_length", 64)), int(p.get("train_batch_size", 32)), int(p.get("epochs", 3))
         gen = torch.Generator().manual_seed(seed)
@@ -108,19 +113,24 @@ class FinetuneModel(EmbedModel):
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1 - s / max(1, steps)))
         bert.train()
         # class weights as in the logistic-regression heads ("balanced")
-        w_lab = torch.tensor([len(labels) / (len(lab_classes) * max(1, int((y_lab == i).sum()))) for i in range(len(lab_classes))], dtype=torch.float)
-        w_fine = torch.tensor([len(fine) / (len(fine_classes) * max(1, int((y_fine == i).sum()))) for i in range(len(fine_classes))], dtype=torch.float)
+        w_lab = torch.tensor(
+            [len(labels) / (len(lab_classes) * max(1, int((y_lab == i).sum()))) for i in range(len(lab_classes))], dtype=torch.float
+        )
+        w_fine = torch.tensor(
+            [len(fine) / (len(fine_classes) * max(1, int((y_fine == i).sum()))) for i in range(len(fine_classes))], dtype=torch.float
+        )
         progress = p.get("_progress")
         for epoch in range(epochs):
             order = torch.randperm(len(texts), generator=gen).tolist()
             for start in range(0, len(order), bs):
-                idx = order[start:start + bs]
+                idx = order[start : start + bs]
                 batch = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=max_len, return_tensors="pt")
                 hidden = bert(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).float()
                 emb = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=1)
-                loss = (torch.nn.functional.cross_entropy(head_lab(emb * 10), y_lab[idx], weight=w_lab)
-                        + torch.nn.functional.cross_entropy(head_fine(emb * 10), y_fine[idx], weight=w_fine))
+                loss = torch.nn.functional.cross_entropy(head_lab(emb * 10), y_lab[idx], weight=w_lab) + torch.nn.functional.cross_entropy(
+                    head_fine(emb * 10), y_fine[idx], weight=w_fine
+                )
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

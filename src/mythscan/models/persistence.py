@@ -1,4 +1,5 @@
-"""Model directories: write atomically, load with checks, generate the model card."""
+"""Model directories: find one by name, write one atomically (weights, config, meta, card), read its
+config with checks. Building a model from a directory is `kinds.load_model`."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import tempfile
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from .errors import ModelError
-from .models import MODEL_KINDS, BaseModel, Decision
-from .paths import models_dir
+from ..errors import ModelError
+from ..paths import models_dir
 
 DEFAULT_MODEL_FILE = "DEFAULT"  # models/DEFAULT holds the name (or name/version) of the default model
 
@@ -26,16 +26,22 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def write_model_dir(model: BaseModel, path: Path, meta: dict) -> Path:
+def write_model_dir(model, path: Path, meta: dict) -> Path:
+    """Write a fitted model (a `base.BaseModel`) to PATH atomically: weights, config.json, meta.json, card."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         model._save_weights(tmp)
         (tmp / "config.json").write_text(json.dumps(model.config(), indent=2) + "\n")
-        full_meta = {"name": path.name, "kind": model.kind, "labels": model.config()["labels"],
-                     "categories": [c for c in model.config()["fine_classes"] if c != "other"],
-                     "versions": library_versions(), **meta}
+        full_meta = {
+            "name": path.name,
+            "kind": model.kind,
+            "labels": model.config()["labels"],
+            "categories": [c for c in model.config()["fine_classes"] if c != "other"],
+            "versions": library_versions(),
+            **meta,
+        }
         model.meta = full_meta
         (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2, default=str) + "\n")
         from .cards import model_card
@@ -85,13 +91,15 @@ def resolve_model_path(name_or_path: str | Path | None = None) -> Path:
         current = candidate / "CURRENT"
         if current.exists() and (candidate / current.read_text().strip() / "config.json").exists():
             return candidate / current.read_text().strip()
-    raise ModelError(f"model {ref} not found (looked in {' and '.join(str(c) for c in candidates)})",
-                     hint="`mythscan models list` shows the models; train one with `mythscan train`"
-                          + ("" if _looks_like_path(ref) else f"; for a directory here, write ./{ref}"))
+    raise ModelError(
+        f"model {ref} not found (looked in {' and '.join(str(c) for c in candidates)})",
+        hint="`mythscan models list` shows the models; train one with `mythscan train`"
+        + ("" if _looks_like_path(ref) else f"; for a directory here, write ./{ref}"),
+    )
 
 
-def load_model(name_or_path: str | Path | None = None) -> BaseModel:
-    path = resolve_model_path(name_or_path)
+def read_model_config(path: Path) -> tuple[dict, dict]:
+    """config.json and meta.json of a model directory, checked (`kinds.load_model` builds the model)."""
     try:
         config = json.loads((path / "config.json").read_text())
         meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
@@ -99,23 +107,7 @@ def load_model(name_or_path: str | Path | None = None) -> BaseModel:
         raise ModelError(f"{path}: config.json or meta.json is not valid JSON ({exc})", hint="retrain the model") from None
     missing = [k for k in ("kind", "fine_classes") if k not in config] if isinstance(config, dict) else ["kind", "fine_classes"]
     if missing:
-        raise ModelError(f"{path / 'config.json'}: missing key(s) {missing}", hint="the model directory is incomplete; retrain it with `mythscan train`")
-    kind = config.get("kind")
-    if kind not in MODEL_KINDS:
-        raise ModelError(f"{path}: unknown model kind {kind!r}", hint="this mythscan may be older than the model")
-    import numpy as np
-
-    try:
-        decision = Decision(**config.get("decision", {}))
-    except TypeError as exc:
-        raise ModelError(f"{path / 'config.json'}: bad `decision` ({exc})", hint="retrain the model") from None
-    model = MODEL_KINDS[kind](decision=decision, params=config.get("params", {}))
-    model.fine_classes_ = np.asarray(config["fine_classes"])
-    model.category_kind = dict(config.get("category_kind", {}))
-    try:
-        model._load_weights(path)
-    except KeyError as exc:  # a model file (members.json, base.json, ...) lacks a field
-        raise ModelError(f"{path}: a model file lacks the key {exc}", hint="the model directory is incomplete; retrain it with `mythscan train`") from None
-    model.meta = meta
-    model.path = path
-    return model
+        raise ModelError(
+            f"{path / 'config.json'}: missing key(s) {missing}", hint="the model directory is incomplete; retrain it with `mythscan train`"
+        )
+    return config, meta

@@ -25,19 +25,44 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
-from .models import LABELS, BaseModel, LinearHead, make_model
+from ..errors import ModelError
+from .base import LABELS, BaseModel, LinearHead
+from .kinds import make_model
 
 # Cue families: (name, regular expression). Saved with each model, so a model keeps its own cues.
 CUES: list[tuple[str, str]] = [
-    ("doubt", r"\b(supposedly|allegedly|purportedly|ostensibly|reputedly|we are told|so the story goes|the story goes|or so|rumou?r\w*|apocryphal)\b"),
-    ("portrayal", r"\b(image|idea|notion|myth\w*|portray\w*|depict\w*|conjur\w*|imagin\w*|caricature\w*|narrative\w*|tropes?|stereotype\w*|clich\w*|dubbed|so-called|likened|cast as|painted as|framed as|described as|the picture of|perception\w*|believe[sd]?|belief)\b"),
-    ("coverage", r"\b(tabloids?|headlines?|articles?|coverage|listicles?|viral|videos?|documentar\w*|segments?|op-eds?|front page|reporters?|journalists?|explainers?|podcasts?|media|press|broadcasts?|stor(y|ies)|columnists?|commentators?|pundits?|critics?|activists?|politicians?|speech|keynote|hearing|reddit|twitter|tiktok|youtube|posts?)\b"),
-    ("speech", r"\b(said|says|claim\w*|warn\w*|told|tells|declar\w*|argu\w*|insist\w*|assert\w*|alleg\w*|wrote|writes|tweet\w*|posted|suggest\w*|describ\w*|call(ed|s)? it|accus\w*|repeat\w*)\b"),
-    ("fiction", r"\b(black mirror|nosedive|orwell\w*|1984|films?|movies?|novels?|episodes?|series|fiction\w*|plot|characters?|hypothetical\w*|thought experiment|sci-fi|science fiction|games?|dystopian (novel|film|fiction)|in the (show|story|book)'?s? world)\b"),
-    ("negation", r"(\b(no|not|never|none|nor|neither|nothing|nobody|myth|misconception\w*|contrary|in fact|actually|despite|rather than|instead|far from|overstat\w*|exaggerat\w*|debunk\w*|false|wrong|mistaken|misleading|misread\w*|only|mostly|merely|little more than)\b|n't\b)"),
-    ("sourcing", r"\b(according to|found that|find that|study|studies|research\w*|data show\w*|confirmed|documents? show\w*|records show|evidence|survey\w*|analysis|report(s|ed)? that)\b"),
-    ("modal", r"\b(could|might|may|would|will one day|one day|in the future|risk\w*|fears?|feared|worr\w*|hope\w*|hopefully|should|must|ought|perhaps|maybe|if)\b"),
+    (
+        "doubt",
+        r"\b(supposedly|allegedly|purportedly|ostensibly|reputedly|we are told|so the story goes|the story goes|or so|rumou?r\w*|apocryphal)\b",
+    ),
+    (
+        "portrayal",
+        r"\b(image|idea|notion|myth\w*|portray\w*|depict\w*|conjur\w*|imagin\w*|caricature\w*|narrative\w*|tropes?|stereotype\w*|clich\w*|dubbed|so-called|likened|cast as|painted as|framed as|described as|the picture of|perception\w*|believe[sd]?|belief)\b",
+    ),
+    (
+        "coverage",
+        r"\b(tabloids?|headlines?|articles?|coverage|listicles?|viral|videos?|documentar\w*|segments?|op-eds?|front page|reporters?|journalists?|explainers?|podcasts?|media|press|broadcasts?|stor(y|ies)|columnists?|commentators?|pundits?|critics?|activists?|politicians?|speech|keynote|hearing|reddit|twitter|tiktok|youtube|posts?)\b",
+    ),
+    (
+        "speech",
+        r"\b(said|says|claim\w*|warn\w*|told|tells|declar\w*|argu\w*|insist\w*|assert\w*|alleg\w*|wrote|writes|tweet\w*|posted|suggest\w*|describ\w*|call(ed|s)? it|accus\w*|repeat\w*)\b",
+    ),
+    (
+        "fiction",
+        r"\b(black mirror|nosedive|orwell\w*|1984|films?|movies?|novels?|episodes?|series|fiction\w*|plot|characters?|hypothetical\w*|thought experiment|sci-fi|science fiction|games?|dystopian (novel|film|fiction)|in the (show|story|book)'?s? world)\b",
+    ),
+    (
+        "negation",
+        r"(\b(no|not|never|none|nor|neither|nothing|nobody|myth|misconception\w*|contrary|in fact|actually|despite|rather than|instead|far from|overstat\w*|exaggerat\w*|debunk\w*|false|wrong|mistaken|misleading|misread\w*|only|mostly|merely|little more than)\b|n't\b)",
+    ),
+    (
+        "sourcing",
+        r"\b(according to|found that|find that|study|studies|research\w*|data show\w*|confirmed|documents? show\w*|records show|evidence|survey\w*|analysis|report(s|ed)? that)\b",
+    ),
+    (
+        "modal",
+        r"\b(could|might|may|would|will one day|one day|in the future|risk\w*|fears?|feared|worr\w*|hope\w*|hopefully|should|must|ought|perhaps|maybe|if)\b",
+    ),
     ("question", r"\?"),
     ("quote", r"[\"“”‘’]|(^|\s)'|'(\s|$)"),
 ]
@@ -84,7 +109,9 @@ def base_outputs(base: BaseModel, texts: list[str], members: bool) -> tuple[np.n
         label, fine = base._raw_proba(texts)
         return label, fine, None
     if not hasattr(base, "member_proba"):
-        raise ModelError("stage-2 `member_inputs` needs an ensemble base", hint="set params.base.kind = \"ensemble\" or member_inputs = false")
+        raise ModelError(
+            "stage-2 `member_inputs` needs an ensemble base", hint='set params.base.kind = "ensemble" or member_inputs = false'
+        )
     return base.member_proba(texts)
 
 
@@ -115,7 +142,7 @@ class StackModel(BaseModel):
         return make_model(spec["kind"], params)
 
     def _fit(self, texts, labels, fine, groups=None, sample_weight=None):
-        from .data import group_folds
+        from ..folds import group_folds
 
         labels = np.asarray(labels, dtype=object)
         seed = int(self.params.get("seed", 0))
@@ -130,8 +157,14 @@ class StackModel(BaseModel):
             b = self._make_base()
             b.label_only = True  # stage 2 is fitted on label probabilities only
             # through fit, not _fit, so the base's own params (name_swap, ...) apply in every fold
-            b.fit([texts[i] for i in tr], labels[tr], [fine[i] for i in tr], category_kind=self.category_kind,
-                  sample_weight=None if w is None else w[tr])
+            b.fit(
+                [texts[i] for i in tr],
+                labels[tr],
+                [fine[i] for i in tr],
+                category_kind=self.category_kind,
+                sample_weight=None if w is None else w[tr],
+                augment=self._augment,
+            )
             label, _, members = base_outputs(b, [texts[i] for i in va], use_members)
             oof_base[va] = label
             if members is not None:
@@ -144,11 +177,13 @@ class StackModel(BaseModel):
         self.oof_folds_ = np.zeros(len(texts), dtype=int)
         for k, (tr, va) in enumerate(splits):
             self.oof_folds_[va] = k  # the head's own out-of-fold predictions, for threshold and calibration
-            self.oof_proba_[va] = LinearHead.fit(Z[tr], labels[tr], C=C, seed=seed, sample_weight=None if w is None else w[tr]).predict_proba(Z[va])
+            self.oof_proba_[va] = LinearHead.fit(
+                Z[tr], labels[tr], C=C, seed=seed, sample_weight=None if w is None else w[tr]
+            ).predict_proba(Z[va])
         self.head = LinearHead.fit(Z, labels, C=C, seed=seed, sample_weight=w)
         self.base = self._make_base()
         self.base.label_only = self.label_only  # a label-only stack (a member of a larger model) keeps no category head
-        self.base.fit(texts, labels, fine, category_kind=self.category_kind, sample_weight=w)
+        self.base.fit(texts, labels, fine, category_kind=self.category_kind, sample_weight=w, augment=self._augment)
         self.fine_classes_ = self.base.fine_classes_
 
     def _raw_proba(self, texts):
@@ -164,13 +199,16 @@ class StackModel(BaseModel):
         self.base._save_weights(sub)
         (path / "base.json").write_text(json.dumps({"kind": self.base.kind, "params": self.base.params}, indent=2))
         (path / "cues.json").write_text(json.dumps(self.cue_features.cues, indent=2, ensure_ascii=False))
-        save_file({"label_coef": self.head.coef, "label_intercept": self.head.intercept}, str(path / "stage2.safetensors"),
-                  metadata={"label_classes": json.dumps([str(c) for c in self.head.classes_])})
+        save_file(
+            {"label_coef": self.head.coef, "label_intercept": self.head.intercept},
+            str(path / "stage2.safetensors"),
+            metadata={"label_classes": json.dumps([str(c) for c in self.head.classes_])},
+        )
 
     def _load_weights(self, path: Path):
         from safetensors import SafetensorError, safe_open
 
-        from .models import MODEL_KINDS
+        from .kinds import MODEL_KINDS
 
         try:
             spec = json.loads((path / "base.json").read_text())

@@ -22,7 +22,8 @@ _WHITE = re.compile(r"\s\s+")
 # the default stack it lowered real-coverage myth AP in two trainings (evaluate/README.md).
 _NEGATORS = frozenset(
     "not no never none nobody nothing nowhere neither nor cannot without hardly isn aren wasn weren "
-    "doesn don didn won can couldn shouldn far myth false wrong untrue".split())
+    "doesn don didn won can couldn shouldn far myth false wrong untrue".split()
+)
 _NEG_TOKENS = re.compile(r"(?u)\b\w\w+\b|[.,;:!?]")
 NEGATION_PATTERN = r"\S+"  # the token pattern for text that negation_scope has rewritten
 
@@ -69,7 +70,7 @@ class FastTfidf:
             toks = self.token_pattern.findall(doc)
             terms = list(toks) if lo == 1 else []
             for n in range(max(lo, 2), hi + 1):
-                terms += [" ".join(toks[i:i + n]) for i in range(len(toks) - n + 1)]
+                terms += [" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)]
             return terms
         if self.analyzer == "char_wb":
             terms = []
@@ -86,7 +87,7 @@ class FastTfidf:
             if size <= n:  # a short word counts once, as the whole padded word
                 grams.append(w[:n])
                 break
-            grams += [w[o:o + n] for o in range(size - n + 1)]
+            grams += [w[o : o + n] for o in range(size - n + 1)]
         return grams
 
     def _ids(self, doc: str) -> list[int]:
@@ -142,7 +143,7 @@ class FastUnion:
         out = np.zeros((len(texts), weights.shape[0]))
         wt = weights.T
         for lo in range(0, len(texts), chunk):
-            part_texts = texts[lo:lo + chunk]
+            part_texts = texts[lo : lo + chunk]
             for off, part in zip(self.offsets, self.parts):
                 row, col, val = part.rows(part_texts)
                 if not len(row):

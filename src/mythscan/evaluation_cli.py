@@ -80,12 +80,12 @@ def _fmt_row(name: str, m: dict) -> str:
         rep = m["by_stance"].get("repeats-myths", {}).get("myth_recall")
         careful = "; false flags/100: " + ", ".join(bits) + (f"; recall on myth-repeating pages {rep:.2f}" if rep is not None else "")
     return (
-        f"{name:<38}{m['n']:>6}{h['myth_precision']:>7.3f}{h['myth_recall']:>7.3f}{h['myth_f1']:>7.3f}  {ap:<20}"
-        f"{h['macro_f1']:>7.3f}   {kb['f1']:.3f} ({kb['precision']:.2f}/{kb['recall']:.2f}){careful}"
+        f"{name:<38}{m['n']:>6}{h['myth_precision']:>8.3f}{h['myth_recall']:>8.3f}{h['myth_f1']:>8.3f}  {ap:<20}"
+        f"{h['macro_f1']:>8.3f}   {kb['f1']:.3f} ({kb['precision']:.2f}/{kb['recall']:.2f}){careful}"
     )
 
 
-HEADER = f"{'data':<38}{'n':>6}{'myth_P':>7}{'myth_R':>7}{'myth_F1':>7}  {'AP [95% CI]':<20}{'macroF1':>7}   keyword alert F1 (P/R)"
+HEADER = f"{'data':<38}{'n':>6}{'myth_P':>8}{'myth_R':>8}{'myth_F1':>8}  {'AP [95% CI]':<20}{'macroF1':>8}   keyword alert F1 (P/R)"
 
 
 def run_evaluate(model_name, data, out, threshold=None, *, save: bool = False, precision: str = "balanced") -> str:

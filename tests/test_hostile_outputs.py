@@ -33,6 +33,7 @@ def no_traceback(r) -> str:
         (["score", str(MYTHS), "--no-such-option"], "No such option"),
         (["classify", "x.txt", "--format", "parquet"], "--format"),
         (["batch", str(MYTHS)], "--out"),
+        (["batch", str(MYTHS), "--out", "run", "--precision", "highest"], "--precision"),  # a choice, checked before any work
         (["labels", "stats", "--format", "xml"], "--format"),
         (["models", "promote"], "Missing argument"),
         (["no-such-command"], "No such command"),

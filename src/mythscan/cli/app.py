@@ -127,3 +127,21 @@ def _write(out: Optional[Path], content: str) -> None:
         typer.echo(f"wrote {out}", err=True)
     else:
         sys.stdout.write(content if content.endswith("\n") else content + "\n")
+
+
+# options that several commands share, with one wording
+MODEL_HELP = "Model name under models/ (e.g. context, stack/v20261204-203907) or a model directory (default: models/DEFAULT)."
+
+
+def model_option(help: str = MODEL_HELP):
+    return typer.Option(None, "--model", "-m", help=help)
+
+
+def threshold_option(help: str = "Myth threshold on P(myth) (default: the model's, chosen by cross-validation)."):
+    return typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help=help)
+
+
+def precision_option(
+    help: str = "balanced (the model's threshold) or high (its high-precision operating point, chosen on labelled real coverage: fewer, surer flags).",
+):
+    return typer.Option(Precision.balanced, "--precision", help=help)

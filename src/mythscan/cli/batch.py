@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 
 from ..wording import count, plural
-from .app import Precision, app, cli_errors
+from .app import Precision, app, cli_errors, model_option, precision_option, threshold_option
 
 
 class BatchFormat(str, Enum):
@@ -80,13 +80,9 @@ def batch(
         True, "--prefilter/--no-prefilter", help="Skip sentences plainly off topic (China/social-credit vocabulary) before the model."
     ),
     dedup: bool = typer.Option(True, "--dedup/--no-dedup", help="Skip identical articles (syndicated copies)."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: models/DEFAULT)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth)."),
-    precision: Precision = typer.Option(
-        Precision.balanced,
-        "--precision",
-        help="balanced (the model's threshold) or high (its high-precision operating point: fewer, surer flags).",
-    ),
+    model: Optional[str] = model_option(),
+    threshold: Optional[float] = threshold_option(),
+    precision: Precision = precision_option(),
     workers: int = typer.Option(
         1, "--workers", "-w", min=1, help="Processes for extraction and classification (local engine); Ray actors (ray engine)."
     ),

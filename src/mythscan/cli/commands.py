@@ -14,7 +14,22 @@ import typer
 
 from ..errors import InputError
 from ..wording import count
-from .app import EXIT_ERROR, EXIT_MYTH, Precision, ScoreFormat, StatsFormat, TableFormat, _write, app, cli_errors, labels_app, models_app
+from .app import (
+    EXIT_ERROR,
+    EXIT_MYTH,
+    Precision,
+    ScoreFormat,
+    StatsFormat,
+    TableFormat,
+    _write,
+    app,
+    cli_errors,
+    labels_app,
+    model_option,
+    models_app,
+    precision_option,
+    threshold_option,
+)
 
 
 @app.command()
@@ -25,12 +40,8 @@ def score(
         ScoreFormat.text, "--format", "-f", help="text (terminal view), json, jsonl (one object per sentence) or html."
     ),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the output to this file instead of stdout."),
-    model: Optional[str] = typer.Option(
-        None, "--model", "-m", help="Model name under models/ or a model directory (default: models/DEFAULT)."
-    ),
-    threshold: Optional[float] = typer.Option(
-        None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth) (default: the model's, chosen by cross-validation)."
-    ),
+    model: Optional[str] = model_option(),
+    threshold: Optional[float] = threshold_option(),
     all_sentences: bool = typer.Option(
         False,
         "--all",
@@ -42,11 +53,7 @@ def score(
         "--allow-private",
         help="Fetch URLs on this machine or a private network (loopback, private, link-local addresses; refused by default).",
     ),
-    precision: Precision = typer.Option(
-        Precision.balanced,
-        "--precision",
-        help="balanced (the model's threshold) or high (its high-precision operating point, chosen on labelled real coverage: fewer, surer flags).",
-    ),
+    precision: Precision = precision_option(),
 ):
     """Score articles sentence by sentence: which sentences assert a myth, which, how sure, and what the record says."""
     from ..reading import read_source
@@ -87,13 +94,9 @@ def classify(
     text_column: str = typer.Option("text", "--text-column", help="Column holding the sentences."),
     format: TableFormat = typer.Option(TableFormat.jsonl, "--format", "-f", help="jsonl (one object per input row) or csv."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: models/DEFAULT)."),
-    threshold: Optional[float] = typer.Option(None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth)."),
-    precision: Precision = typer.Option(
-        Precision.balanced,
-        "--precision",
-        help="balanced (the model's threshold) or high (its high-precision operating point: fewer, surer flags).",
-    ),
+    model: Optional[str] = model_option(),
+    threshold: Optional[float] = threshold_option(),
+    precision: Precision = precision_option(),
     context_column: Optional[str] = typer.Option(
         None, "--context-column", help="Column holding each sentence's previous sentence in its article (tables only)."
     ),
@@ -405,7 +408,7 @@ def labels_audit(
 @app.command()
 @cli_errors
 def evaluate(
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name or directory (default: the default model)."),
+    model: Optional[str] = model_option(),
     data: Optional[Path] = typer.Option(
         None,
         "--data",
@@ -418,12 +421,8 @@ def evaluate(
     ),
     out: Optional[Path] = typer.Option(None, help="Write reports (metrics.json, report.md, PNG, errors.csv) into this directory."),
     save: bool = typer.Option(False, "--save", help="Write reports into evaluate/reports/<model>/ (a plain run writes nothing)."),
-    threshold: Optional[float] = typer.Option(
-        None, "--threshold", "-t", min=0.0, max=1.0, help="Myth threshold on P(myth) instead of the model's."
-    ),
-    precision: Precision = typer.Option(
-        Precision.balanced, "--precision", help="Measure at the balanced or the high-precision operating point."
-    ),
+    threshold: Optional[float] = threshold_option("Myth threshold on P(myth) instead of the model's."),
+    precision: Precision = precision_option("Measure at the balanced or the high-precision operating point."),
     learning_curve: Optional[str] = typer.Option(
         None,
         "--learning-curve",

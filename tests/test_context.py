@@ -262,3 +262,15 @@ def test_a_written_model_inside_keeps_no_category_head(tiny_labels, page_sample,
     np.testing.assert_allclose(
         model.predict_proba(sel), load_model(path).predict_proba(sel), atol=1e-9
     )  # fitted (scikit-learn) vs saved (numpy) TF-IDF
+
+
+def test_the_model_card_says_what_a_model_trained_on_real_pages_learnt_from(context_model, tiny_model):
+    """The card of a model trained with real coverage names its real pages, where its threshold and
+    high-precision point were chosen, and a limit that fits a model reading context; a model trained
+    on the written labels alone keeps the older wording."""
+    card = (context_model / "README.md").read_text()
+    assert "real pages" in card and "not on real articles" not in card
+    assert "folds grouped by article" in card and "high-precision point" in card
+    assert "Reads each sentence with the one before it" in card and "scored one at a time" not in card
+    plain = (tiny_model / "README.md").read_text()
+    assert "not on real articles" in plain and "scored one at a time" in plain

@@ -503,3 +503,17 @@ def test_rollback_skips_defaults_that_are_no_longer_kept(tiny_model, tmp_path, m
     monkeypatch.setenv("MYTHSCAN_HOME", str(home))
     assert registry.rollback() == "old"
     assert (home / "models" / "DEFAULT").read_text().strip() == "old"
+
+
+def test_a_fold_without_myths_has_no_myth_f1_rather_than_zero():
+    """Folds grouped by article can hold no myth at all; their myth F1 is undefined, not 0, and the
+    summary averages over the folds that hold myths (a 0 there once halved the reported mean)."""
+    from mythscan.training import TrainConfig, summarise_oof
+
+    cfg = TrainConfig.from_dict({"name": "t", "kind": "tfidf", "calibrate": False})
+    labels = np.array(["myth", "other", "myth", "accurate", "other", "accurate"], dtype=object)
+    proba = np.array([[0.1, 0.8, 0.1], [0.1, 0.2, 0.7], [0.2, 0.7, 0.1], [0.8, 0.1, 0.1], [0.2, 0.1, 0.7], [0.7, 0.2, 0.1]])
+    cv = summarise_oof(cfg, proba, labels, np.array([0, 0, 1, 1, 2, 2]))
+    assert [f["myths"] for f in cv["per_fold"]] == [1, 1, 0]
+    assert cv["per_fold"][2]["myth_f1"] is None
+    assert cv["summary"]["myth_f1"] == {"mean": 1.0, "std": 0.0, "folds": 2}

@@ -250,11 +250,23 @@ def summarise_oof(cfg: TrainConfig, oof: np.ndarray, labels: np.ndarray, fold_id
     for k in sorted(set(fold_ids.tolist())):
         m = fold_ids == k
         fm = compute_metrics(labels[m], decide(cal[m], threshold), cal[m])
-        per_fold.append({"myth_f1": fm["myth"]["f1"], "macro_f1": fm["macro_f1"], "ece": fm["ece"]})
-    summary = {
-        k: {"mean": round(float(np.mean([f[k] for f in per_fold])), 4), "std": round(float(np.std([f[k] for f in per_fold])), 4)}
-        for k in per_fold[0]
-    }
+        myths = int((labels[m] == "myth").sum())
+        # a fold without a myth has no myth F1 (it is not 0): leave it out of the mean
+        per_fold.append(
+            {
+                "myth_f1": fm["myth"]["f1"] if myths else None,
+                "macro_f1": fm["macro_f1"],
+                "ece": fm["ece"],
+                "rows": int(m.sum()),
+                "myths": myths,
+            }
+        )
+
+    def spread(k):
+        vals = [f[k] for f in per_fold if f[k] is not None]
+        return {"mean": round(float(np.mean(vals)), 4), "std": round(float(np.std(vals)), 4), "folds": len(vals)}
+
+    summary = {k: spread(k) for k in ("myth_f1", "macro_f1", "ece")}
     from .evaluation import average_precision
 
     return {

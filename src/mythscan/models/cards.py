@@ -67,6 +67,9 @@ def model_card(meta: dict, config: dict) -> str:
     if cv.get("summary"):
         lines += [f"## {cv_title}", "", "| metric | mean | std |", "|---|---|---|"]
         lines += [f"| {k} | {v['mean']} | {v['std']} |" for k, v in cv["summary"].items()]
+        no_myth = [f for f in cv.get("per_fold", []) if "myths" in f and not f["myths"]]
+        if no_myth:
+            lines.append(f"| (myth_f1 over the {cv['folds'] - len(no_myth)} folds that hold myths) | | |")
         if cv.get("myth_ap") is not None:
             lines.append(f"| myth_ap (pooled) | {cv['myth_ap']} | |")
         lines.append("")

@@ -30,6 +30,16 @@ def test_score_text_view(project_home):
     assert "sentences" in out and "myths" in out
 
 
+@pytest.mark.parametrize("doc", ["README.md", "docs/index.md"])
+def test_the_documented_first_command_runs_as_written(project_home, doc):
+    # the first `mythscan score` a new user copies must name a file a fresh clone has
+    command = re.search(r"^mythscan score (\S+)", (ROOT / doc).read_text(), re.M)
+    assert command, f"{doc} shows no `mythscan score` command"
+    r = run_cli("score", str(ROOT / command.group(1)), home=project_home)
+    assert r.returncode == 0, no_traceback(r)
+    assert "sentences" in r.stdout.decode()
+
+
 def test_score_json_structure_offsets_and_corrections(project_home):
     r = run_cli("score", str(MYTHS), "--format", "json", home=project_home)
     assert r.returncode == 0, r.stderr.decode()
